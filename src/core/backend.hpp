@@ -1,0 +1,63 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+
+#include <functional>
+#include <map>
+#include <memory>
+#include <string>
+#include <string_view>
+
+#include "core/target.hpp"
+#include "core/types.hpp"
+
+namespace fleetpower {
+
+namespace asio = boost::asio;
+
+using CompletionFn = std::function<void(Outcome)>;
+
+/// Everything one operation needs.  The references stay valid until `done` has been called.
+struct OpContext {
+  const Target& target;
+  const Credential& credential;
+  Request request;
+  Clock::time_point deadline;  ///< per-target deadline; the backend must finish by then
+  /// Emitted by the scheduler at the deadline (cancellation_type::total) or on Ctrl-C
+  /// (cancellation_type::terminal).  On it the backend stops, best-effort closes its session,
+  /// and completes promptly with a reason naming the step it was waiting for.
+  asio::cancellation_slot cancel;
+};
+
+/// A transport (IPMI, Redfish, SSH, test).  All operations run on one io_context thread.
+/// Contract: start() never blocks; `done` is called exactly once, never from inside start()
+/// itself (post it), on the executor given at construction.
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual std::string_view name() const = 0;
+  virtual void start(OpContext ctx, CompletionFn done) = 0;
+  /// Best-effort graceful shutdown (close idle sessions/connections).  Called once at the end.
+  virtual void shutdown() {}
+};
+
+/// Protocol name -> backend.  Owned by the caller of the scheduler.
+class BackendRegistry {
+ public:
+  void add(std::string protocol, std::unique_ptr<Backend> b) { map_[std::move(protocol)] = std::move(b); }
+  Backend* find(const std::string& protocol) const {
+    auto it = map_.find(protocol);
+    return it == map_.end() ? nullptr : it->second.get();
+  }
+  template <class F>
+  void for_each(F&& f) {
+    for (auto& [k, v] : map_) f(k, *v);
+  }
+
+ private:
+  std::map<std::string, std::unique_ptr<Backend>, std::less<>> map_;
+};
+
+}  // namespace fleetpower

@@ -1,0 +1,32 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <cstddef>
+#include <memory>
+#include <string>
+
+#include "core/backend.hpp"
+
+namespace fleetpower::redfish {
+
+/// Backend-wide settings (per-target inventory vars override ca_file / insecure / auth).
+struct Options {
+  std::string ca_file;       ///< extra CA bundle (PEM); empty: system store only
+  bool insecure = false;     ///< skip certificate verification (warn!)
+  int max_conns_per_bmc = 2; ///< keep-alive connections per BMC (1..2)
+  int max_conns_total = 1024;  ///< global cap on open connections
+  std::size_t max_body_bytes = 4 * 1024 * 1024;  ///< response body limit
+  std::size_t max_json_depth = 64;
+  Millis connect_timeout{5000};
+  Millis handshake_timeout{5000};
+  Millis request_timeout{15000};
+  Millis cycle_off_poll{1000};  ///< poll interval while emulating cycle (wait for Off)
+  int busy_retries = 3;         ///< 503 retries (honouring Retry-After) before Busy
+  bool plain_http = false;      ///< talk plain HTTP (simulator --http); target var scheme=http too
+};
+
+std::unique_ptr<Backend> make_backend(boost::asio::any_io_executor ex, Options opts = {});
+
+}  // namespace fleetpower::redfish

@@ -1,0 +1,42 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <boost/asio/any_io_executor.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <memory>
+
+#include "core/backend.hpp"
+
+namespace fleetpower::ipmi {
+
+/// Cipher suite selection (inventory var `cipher_suite`: auto|3|17).
+enum class CipherChoice : std::uint8_t { Auto, Suite3, Suite17 };
+
+/// Requested session privilege (inventory var `privilege`: user|operator|admin).
+enum class Privilege : std::uint8_t { User = 2, Operator = 3, Admin = 4 };
+
+struct Options {
+  /// First retransmission after this long (plus up to `retransmit_jitter`).
+  std::chrono::milliseconds retransmit_base{400};
+  std::chrono::milliseconds retransmit_jitter{100};
+  /// Each further retransmission waits this factor longer (slow back-off) ...
+  double retransmit_backoff = 1.5;
+  /// ... up to this cap.
+  std::chrono::milliseconds retransmit_max{2000};
+  /// After an error or cancellation, wait at most this long for the Close Session reply.
+  std::chrono::milliseconds close_grace{250};
+  /// While the BMC answers "busy" (0xC0), retry after this long (within the deadline).
+  std::chrono::milliseconds busy_retry{300};
+  /// Number of shared UDP sockets; sessions are spread over them and demultiplexed by
+  /// peer address and our session id.
+  unsigned sockets = 4;
+  CipherChoice default_cipher = CipherChoice::Auto;
+  Privilege default_privilege = Privilege::Operator;
+};
+
+/// The asynchronous RMCP+ (IPMI 2.0 lanplus) backend.  All work runs on `ex` (one thread).
+std::unique_ptr<Backend> make_backend(boost::asio::any_io_executor ex, Options opts = {});
+
+}  // namespace fleetpower::ipmi

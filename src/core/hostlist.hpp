@@ -26,4 +26,13 @@ bool expand(std::string_view expr, std::vector<std::string>* out, Error* err,
 /// one-dimensional sets: sorted, numeric runs merged, padding kept, node1 != node01.
 std::string fold(const std::vector<std::string>& names);
 
+/// Total order of `nodeset -e`: names are grouped by their pattern (the name with every run of
+/// decimal digits replaced by a placeholder, patterns compared bytewise), then compared digit
+/// run by digit run, shorter runs first and equal lengths in numeric order ("n9" < "n01" <
+/// "n10"). Exact for names with at most one digit run; a consistent order otherwise.
+bool name_less(std::string_view a, std::string_view b);
+
+/// Sort names in place in name_less order and drop duplicates: the order `nodeset -e` prints.
+void sort_unique(std::vector<std::string>* names);
+
 }  // namespace fleetpower::hostlist

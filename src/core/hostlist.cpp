@@ -564,21 +564,19 @@ void emit_vec(const Pattern& p, const Vec& v, std::string* out) {
   out->append(p.lits[p.dims]);
 }
 
-void fold_pattern(Pattern* p, std::string* out) {
+// The folded vectors of one pattern with at least one dimension, in the order ClusterShell
+// keeps them: a single vector when at most one dimension varies, otherwise the multivariate
+// merge result.
+std::vector<Vec> pattern_vectors(Pattern* p) {
   const std::size_t D = p->dims;
-  if (D == 0) {
-    append_unescaped_key(p->key, out);
-    return;
-  }
   const std::size_t n = p->points.size() / D;
+  std::vector<Vec> list;
   if (D == 1) {
     RangeSet rs = std::move(p->points);
     std::sort(rs.begin(), rs.end(), num_less);
     rs.erase(std::unique(rs.begin(), rs.end()), rs.end());
-    out->append(p->lits[0]);
-    append_dim(rs, out);
-    out->append(p->lits[1]);
-    return;
+    list.push_back(Vec{std::move(rs)});
+    return list;
   }
   // Sort points lexicographically (num_less per dimension) and drop duplicates.
   std::vector<std::size_t> idx(n);
@@ -619,44 +617,80 @@ void fold_pattern(Pattern* p, std::string* out) {
       std::sort(rs.begin(), rs.end(), num_less);
       rs.erase(std::unique(rs.begin(), rs.end()), rs.end());
     }
-    emit_vec(*p, v, out);
-    return;
+    list.push_back(std::move(v));
+    return list;
   }
 
-  std::vector<Vec> list;
   list.reserve(idx.size());
   for (std::size_t i : idx) {
     Vec v(D);
     for (std::size_t d = 0; d < D; ++d) v[d].push_back(pts[i * D + d]);
     list.push_back(std::move(v));
   }
-  if (!fold_multivariate(&list)) {
-    // Too large for the exact algorithm: fold along the last dimension only, points grouped by
-    // their other dimensions (idx is sorted that way).
-    list.clear();
-    for (std::size_t k = 0; k < idx.size();) {
-      Vec v(D);
-      for (std::size_t d = 0; d + 1 < D; ++d) v[d].push_back(pts[idx[k] * D + d]);
-      std::size_t e = k;
-      auto same_head = [&](std::size_t a, std::size_t b) {
-        for (std::size_t d = 0; d + 1 < D; ++d)
-          if (pts[a * D + d] != pts[b * D + d]) return false;
-        return true;
-      };
-      while (e < idx.size() && same_head(idx[k], idx[e])) {
-        v[D - 1].push_back(pts[idx[e] * D + D - 1]);
-        ++e;
-      }
-      list.push_back(std::move(v));
-      k = e;
+  if (fold_multivariate(&list)) return list;
+  // Too large for the exact algorithm: fold along the last dimension only, points grouped by
+  // their other dimensions (idx is sorted that way).
+  list.clear();
+  auto same_head = [&](std::size_t a, std::size_t b) {
+    for (std::size_t d = 0; d + 1 < D; ++d)
+      if (pts[a * D + d] != pts[b * D + d]) return false;
+    return true;
+  };
+  for (std::size_t k = 0; k < idx.size();) {
+    Vec v(D);
+    for (std::size_t d = 0; d + 1 < D; ++d) v[d].push_back(pts[idx[k] * D + d]);
+    std::size_t e = k;
+    while (e < idx.size() && same_head(idx[k], idx[e])) {
+      v[D - 1].push_back(pts[idx[e] * D + D - 1]);
+      ++e;
+    }
+    list.push_back(std::move(v));
+    k = e;
+  }
+  return list;
+}
+
+// Groups names by pattern; returns the patterns sorted by key (nodeset's output order).
+// The string_views point into `names`.
+std::vector<Pattern> build_patterns(const std::vector<std::string>& names) {
+  std::unordered_map<std::string, std::size_t> by_key;
+  std::vector<Pattern> patterns;
+  Split sp;
+  for (const std::string& name : names) {
+    if (name.empty()) continue;
+    split_name(name, &sp);
+    auto [it, inserted] = by_key.try_emplace(sp.key, patterns.size());
+    if (inserted) {
+      Pattern p;
+      p.key = sp.key;
+      p.lits = sp.lits;
+      p.dims = sp.digits.size();
+      patterns.push_back(std::move(p));
+    }
+    Pattern& p = patterns[it->second];
+    p.points.insert(p.points.end(), sp.digits.begin(), sp.digits.end());
+  }
+  std::sort(patterns.begin(), patterns.end(),
+            [](const Pattern& a, const Pattern& b) { return a.key < b.key; });
+  return patterns;
+}
+
+// Appends every name of v (cartesian product, first dimension slowest) to *out.
+void emit_names(const Pattern& p, const Vec& v, std::size_t d, std::string* buf,
+                std::vector<std::string>* out) {
+  const std::size_t keep = buf->size();
+  buf->append(p.lits[d]);
+  if (d == p.dims) {
+    out->push_back(*buf);
+  } else {
+    const std::size_t base = buf->size();
+    for (std::string_view x : v[d]) {
+      buf->resize(base);
+      buf->append(x);
+      emit_names(p, v, d + 1, buf, out);
     }
   }
-  bool first = true;
-  for (const Vec& v : list) {
-    if (!first) out->push_back(',');
-    first = false;
-    emit_vec(*p, v, out);
-  }
+  buf->resize(keep);
 }
 
 }  // namespace
@@ -693,32 +727,20 @@ bool expand(std::string_view expr, std::vector<std::string>* out, Error* err,
 }
 
 std::string fold(const std::vector<std::string>& names) {
-  std::unordered_map<std::string, std::size_t> by_key;
-  std::vector<Pattern> patterns;
-  Split sp;
-  for (const std::string& name : names) {
-    if (name.empty()) continue;
-    split_name(name, &sp);
-    auto [it, inserted] = by_key.try_emplace(sp.key, patterns.size());
-    if (inserted) {
-      Pattern p;
-      p.key = sp.key;
-      p.lits = sp.lits;
-      p.dims = sp.digits.size();
-      patterns.push_back(std::move(p));
-    }
-    Pattern& p = patterns[it->second];
-    p.points.insert(p.points.end(), sp.digits.begin(), sp.digits.end());
-    if (p.dims == 0) p.points.clear();
-  }
-  std::vector<std::size_t> order(patterns.size());
-  for (std::size_t i = 0; i < order.size(); ++i) order[i] = i;
-  std::sort(order.begin(), order.end(),
-            [&](std::size_t a, std::size_t b) { return patterns[a].key < patterns[b].key; });
+  std::vector<Pattern> patterns = build_patterns(names);
   std::string out;
-  for (std::size_t i : order) {
+  for (Pattern& p : patterns) {
     if (!out.empty()) out.push_back(',');
-    fold_pattern(&patterns[i], &out);
+    if (p.dims == 0) {
+      append_unescaped_key(p.key, &out);
+      continue;
+    }
+    bool first = true;
+    for (const Vec& v : pattern_vectors(&p)) {
+      if (!first) out.push_back(',');
+      first = false;
+      emit_vec(p, v, &out);
+    }
   }
   return out;
 }
@@ -747,9 +769,21 @@ bool name_less(std::string_view a, std::string_view b) {
 }
 
 void sort_unique(std::vector<std::string>* names) {
-  std::sort(names->begin(), names->end(),
-            [](const std::string& a, const std::string& b) { return name_less(a, b); });
-  names->erase(std::unique(names->begin(), names->end()), names->end());
+  std::vector<std::string> sorted;
+  sorted.reserve(names->size());
+  {
+    std::vector<Pattern> patterns = build_patterns(*names);
+    std::string buf;
+    for (Pattern& p : patterns) {
+      if (p.dims == 0) {
+        sorted.emplace_back();
+        append_unescaped_key(p.key, &sorted.back());
+        continue;
+      }
+      for (const Vec& v : pattern_vectors(&p)) emit_names(p, v, 0, &buf, &sorted);
+    }
+  }  // the patterns point into *names: drop them before replacing it
+  names->swap(sorted);
 }
 
 }  // namespace fleetpower::hostlist

@@ -478,7 +478,7 @@ bool vec_before(const Vec& a, const Vec& b) {
 
 // Budget of vector comparisons for the exact multivariate merge; past it we fall back to
 // folding the last dimension only (a valid, if longer, hostlist).
-constexpr std::uint64_t kMergeBudget = 30'000'000;
+constexpr std::uint64_t kMergeBudget = 10'000'000;
 
 // ClusterShell's multivariate folding (RangeSetND): start from one vector per point and
 // repeatedly merge two vectors that are equal in every dimension but one, where that one is

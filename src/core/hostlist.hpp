@@ -28,7 +28,7 @@ bool expand(std::string_view expr, std::vector<std::string>* out, Error* err,
 /// padding kept, node1 != node01 ("n[1-2,01-02,10]"), digitless names printed as they are.
 /// Names with several digit runs ("r1n01") fold like nodeset's RangeSetND: one bracket group
 /// when only one run varies, otherwise nodeset's pairwise merge ("r[1-2]n[1-2],r3n[1-3]");
-/// past a work budget (tens of millions of vector comparisons, only for huge irregular
+/// past a work budget (ten million vector comparisons, only for huge irregular
 /// multi-dimensional sets) it falls back to folding the last digit run per distinct head.
 /// Duplicates and empty names are ignored.
 std::string fold(const std::vector<std::string>& names);

@@ -1,29 +1,32 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "transport/ipmi/ipmi_backend.hpp"
 
-#include <boost/asio/post.hpp>
+#include <freeipmi/freeipmi.h>
+
+#include "transport/ipmi/engine.hpp"
 
 namespace fleetpower::ipmi {
 
 namespace {
 class IpmiBackend final : public Backend {
  public:
-  IpmiBackend(asio::any_io_executor ex, Options opts) : ex_(std::move(ex)), opts_(opts) {}
+  IpmiBackend(asio::any_io_executor ex, Options opts)
+      : engine_(std::make_shared<Engine>(std::move(ex), opts)) {}
+  ~IpmiBackend() override { engine_->shutdown(); }
   std::string_view name() const override { return "ipmi"; }
   void start(OpContext ctx, CompletionFn done) override {
-    (void)ctx;
-    asio::post(ex_, [done = std::move(done)] {
-      done(Outcome::failure(ErrorKind::Internal, "ipmi backend not implemented yet"));
-    });
+    engine_->start(std::move(ctx), std::move(done));
   }
+  void shutdown() override { engine_->shutdown(); }
 
  private:
-  asio::any_io_executor ex_;
-  Options opts_;
+  std::shared_ptr<Engine> engine_;
 };
 }  // namespace
 
 std::unique_ptr<Backend> make_backend(asio::any_io_executor ex, Options opts) {
+  static const bool crypto_ready = [] { return ipmi_rmcpplus_init() >= 0; }();
+  (void)crypto_ready;
   return std::make_unique<IpmiBackend>(std::move(ex), opts);
 }
 

@@ -32,6 +32,10 @@ struct Options {
   /// Number of shared UDP sockets; sessions are spread over them and demultiplexed by
   /// peer address and our session id.
   unsigned sockets = 4;
+  /// SO_RCVBUF/SO_SNDBUF asked for each socket (the kernel may cap it).
+  int socket_buffer = 1 << 20;
+  /// Send Set Session Privilege Level after RAKP 4 (as ipmitool and ipmipower do).
+  bool set_session_privilege = true;
   CipherChoice default_cipher = CipherChoice::Auto;
   Privilege default_privilege = Privilege::Operator;
 };

@@ -1,0 +1,1006 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "transport/ipmi/engine.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+
+#include <freeipmi/freeipmi.h>
+#include <openssl/rand.h>
+
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <cmath>
+
+namespace fleetpower::ipmi {
+
+std::string_view awaited_name(Sent s) {
+  switch (s) {
+    case Sent::Nothing: return "nothing";
+    case Sent::Resolve: return "the BMC address to resolve";
+    case Sent::GetChannelAuthCaps: return "the Get Channel Authentication Capabilities reply";
+    case Sent::OpenSession: return "the Open Session response";
+    case Sent::Rakp1: return "RAKP 2";
+    case Sent::Rakp3: return "RAKP 4";
+    case Sent::SetSessionPrivilege: return "the Set Session Privilege Level reply";
+    case Sent::GetChassisStatus: return "the Get Chassis Status reply";
+    case Sent::ChassisControl: return "the Chassis Control reply";
+    case Sent::ChassisIdentify: return "the Chassis Identify reply";
+    case Sent::SetBootFlags: return "the Set System Boot Options reply";
+    case Sent::GetBootFlags: return "the Get System Boot Options reply";
+    case Sent::GetDeviceId: return "the Get Device ID reply";
+    case Sent::CloseSession: return "the Close Session reply";
+  }
+  return "?";
+}
+
+namespace {
+
+std::string_view hint(Sent s) {
+  switch (s) {
+    case Sent::Rakp1: return " (check the password?)";
+    case Sent::Rakp3: return " (check the K_g key?)";
+    case Sent::OpenSession: return " (BMC session table full, or cipher suite not offered?)";
+    default: return "";
+  }
+}
+
+std::uint8_t control_code(Action a) {
+  switch (a) {
+    case Action::On: return IPMI_CHASSIS_CONTROL_POWER_UP;
+    case Action::Off: return IPMI_CHASSIS_CONTROL_POWER_DOWN;
+    case Action::Cycle: return IPMI_CHASSIS_CONTROL_POWER_CYCLE;
+    case Action::Reset: return IPMI_CHASSIS_CONTROL_HARD_RESET;
+    case Action::Soft: return IPMI_CHASSIS_CONTROL_INITIATE_SOFT_SHUTDOWN;
+    case Action::Nmi: return IPMI_CHASSIS_CONTROL_PULSE_DIAGNOSTIC_INTERRUPT;
+    default: return 0xFF;
+  }
+}
+
+std::string_view control_name(Action a) {
+  switch (a) {
+    case Action::On: return "power up";
+    case Action::Off: return "power down";
+    case Action::Cycle: return "power cycle";
+    case Action::Reset: return "hard reset";
+    case Action::Soft: return "soft shutdown";
+    case Action::Nmi: return "diagnostic interrupt";
+    default: return "?";
+  }
+}
+
+std::uint8_t boot_code(BootDevice d) {
+  switch (d) {
+    case BootDevice::Pxe: return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_PXE;
+    case BootDevice::Disk: return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_HARD_DRIVE;
+    case BootDevice::Bios: return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_BIOS_SETUP;
+    case BootDevice::Cdrom: return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_CD_DVD;
+    case BootDevice::None: break;
+  }
+  return 0;
+}
+
+std::string boot_code_name(std::uint64_t code) {
+  for (auto d : {BootDevice::Pxe, BootDevice::Disk, BootDevice::Bios, BootDevice::Cdrom})
+    if (boot_code(d) == code) return std::string(boot_device_name(d));
+  return code == 0 ? "none" : fmt::format("device 0x{:X}", code);
+}
+
+struct CmdInfo {
+  std::uint8_t netfn;
+  std::uint8_t cmd;
+  std::string_view name;
+};
+CmdInfo cmd_info(Sent s) {
+  switch (s) {
+    case Sent::SetSessionPrivilege:
+      return {IPMI_NET_FN_APP_RQ, IPMI_CMD_SET_SESSION_PRIVILEGE_LEVEL, "Set Session Privilege Level"};
+    case Sent::GetChassisStatus:
+      return {IPMI_NET_FN_CHASSIS_RQ, IPMI_CMD_GET_CHASSIS_STATUS, "Get Chassis Status"};
+    case Sent::ChassisControl:
+      return {IPMI_NET_FN_CHASSIS_RQ, IPMI_CMD_CHASSIS_CONTROL, "Chassis Control"};
+    case Sent::ChassisIdentify:
+      return {IPMI_NET_FN_CHASSIS_RQ, IPMI_CMD_CHASSIS_IDENTIFY, "Chassis Identify"};
+    case Sent::SetBootFlags:
+      return {IPMI_NET_FN_CHASSIS_RQ, IPMI_CMD_SET_SYSTEM_BOOT_OPTIONS, "Set System Boot Options"};
+    case Sent::GetBootFlags:
+      return {IPMI_NET_FN_CHASSIS_RQ, IPMI_CMD_GET_SYSTEM_BOOT_OPTIONS, "Get System Boot Options"};
+    case Sent::GetDeviceId:
+      return {IPMI_NET_FN_APP_RQ, IPMI_CMD_GET_DEVICE_ID, "Get Device ID"};
+    case Sent::CloseSession:
+      return {IPMI_NET_FN_APP_RQ, IPMI_CMD_CLOSE_SESSION, "Close Session"};
+    default: return {0, 0, "?"};
+  }
+}
+
+fiid_template_t* reply_template(Sent s) {
+  switch (s) {
+    case Sent::SetSessionPrivilege: return &tmpl_cmd_set_session_privilege_level_rs;
+    case Sent::GetChassisStatus: return &tmpl_cmd_get_chassis_status_rs;
+    case Sent::ChassisControl: return &tmpl_cmd_chassis_control_rs;
+    case Sent::ChassisIdentify: return &tmpl_cmd_chassis_identify_rs;
+    case Sent::SetBootFlags: return &tmpl_cmd_set_system_boot_options_rs;
+    case Sent::GetBootFlags: return &tmpl_cmd_get_system_boot_options_boot_flags_rs;
+    case Sent::GetDeviceId: return &tmpl_cmd_get_device_id_rs;
+    case Sent::CloseSession: return &tmpl_cmd_close_session_rs;
+    default: return nullptr;
+  }
+}
+
+bool is_idempotent_control(Action a) { return a == Action::On || a == Action::Off; }
+
+}  // namespace
+
+// =============================================================================================
+// Session: one operation on one BMC.  Owned by the engine (by_sid_) until it finishes.
+// =============================================================================================
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(Engine& e, OpContext& ctx, CompletionFn done)
+      : eng_(e),
+        target_name_(ctx.target.name),
+        host_(ctx.target.bmc),
+        port_(ctx.target.port ? ctx.target.port : 623),
+        bmc_key_(ctx.target.bmc_key()),
+        req_(ctx.request),
+        deadline_(ctx.deadline),
+        slot_(ctx.cancel),
+        done_(std::move(done)),
+        retx_timer_(e.executor()),
+        deadline_timer_(e.executor()),
+        started_(Clock::now()) {
+    hs_.console_sid = e.new_session_id();
+    sock_ = e.pick_socket();
+  }
+
+  std::uint32_t sid() const { return hs_.console_sid; }
+  const udp::endpoint& peer() const { return peer_; }
+  bool expects_ipmi15() const { return sent_ == Sent::GetChannelAuthCaps; }
+  bool finished() const { return finished_; }
+
+  /// Validate settings and go.  Every failure path completes through finish() (posted).
+  void begin(const Target& t, const Credential& c) {
+    std::string reason;
+    if (!make_settings(t, c, eng_.options(), st_, reason))
+      return finish(Outcome::failure(ErrorKind::Config, std::move(reason)));
+    if (req_.action == Action::BootDev && req_.bootdev == BootDevice::None)
+      return finish(Outcome::failure(ErrorKind::Config, "bootdev: no boot device given"));
+    if (st_.cipher_auto) {
+      if (auto cached = eng_.cached_cipher(bmc_key_)) st_.ciphers = {*cached};
+    }
+    hs_.privilege = st_.privilege;
+    hs_.name_only_lookup = IPMI_NAME_ONLY_LOOKUP;
+
+    if (slot_.is_connected()) {
+      slot_.assign([w = weak_from_this()](asio::cancellation_type type) {
+        if (auto s = w.lock()) s->on_cancel(type);
+      });
+    }
+    if (Clock::now() >= deadline_)
+      return finish(Outcome::failure(ErrorKind::Timeout, "deadline passed before start"));
+    deadline_timer_.expires_at(deadline_);
+    deadline_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto s = w.lock()) s->on_deadline();
+    });
+
+    boost::system::error_code ec;
+    auto addr = asio::ip::make_address(host_, ec);
+    if (!ec) return have_address(udp::endpoint(addr, port_));
+    sent_ = Sent::Resolve;
+    resolver_.emplace(eng_.executor());
+    resolver_->async_resolve(
+        udp::v4(), host_, std::to_string(port_),
+        [w = weak_from_this()](boost::system::error_code rec, udp::resolver::results_type res) {
+          auto s = w.lock();
+          if (!s || s->finished_) return;
+          if (rec || res.empty())
+            return s->finish(Outcome::failure(
+                ErrorKind::Connection,
+                fmt::format("cannot resolve BMC address '{}': {}", s->host_,
+                            rec ? rec.message() : "no IPv4 address")));
+          s->have_address(res.begin()->endpoint());
+        });
+  }
+
+  /// A datagram for this session (by session id, or by peer for pre-session replies).
+  /// Returns true when consumed.
+  bool on_datagram(const Peek& pk, ByteView pkt) {
+    if (finished_) return false;
+    std::string err;
+    switch (sent_) {
+      case Sent::GetChannelAuthCaps: {
+        if (pk.rmcpplus) return false;
+        AuthCaps caps;
+        if (parse_get_channel_auth_caps(pkt, rq_seq_, caps, &err) != ParseResult::Ok) return false;
+        got_reply();
+        if (caps.comp_code != 0)
+          return fail(completion_code_kind(caps.comp_code),
+                      fmt::format("Get Channel Authentication Capabilities failed: {}",
+                                  completion_code_text(IPMI_NET_FN_APP_RQ,
+                                                       IPMI_CMD_GET_CHANNEL_AUTHENTICATION_CAPABILITIES,
+                                                       caps.comp_code)));
+        if (!caps.ipmi20)
+          return fail(ErrorKind::Unsupported,
+                      "BMC does not offer IPMI 2.0 (RMCP+/lanplus) on this channel");
+        send_open_session();
+        return true;
+      }
+      case Sent::OpenSession: {
+        SetupReply r;
+        if (!pk.rmcpplus ||
+            parse_open_session_response(pkt, tag_, r, &err) != ParseResult::Ok)
+          return false;
+        got_reply();
+        int suite = st_.ciphers[cipher_idx_];
+        if (r.status != 0) {
+          if (rmcpplus_status_is_cipher_refusal(r.status) && cipher_idx_ + 1 < st_.ciphers.size()) {
+            facts_.emplace_back(fmt::format("cipher_{}", suite),
+                                "refused: " + rmcpplus_status_text(r.status));
+            ++cipher_idx_;
+            send_open_session();
+            return true;
+          }
+          if (rmcpplus_status_is_cipher_refusal(r.status))
+            return fail(ErrorKind::Unsupported,
+                        fmt::format("cipher suite {} not supported by the BMC: {}", suite,
+                                    rmcpplus_status_text(r.status)));
+          return fail(rmcpplus_status_kind(r.status),
+                      fmt::format("Open Session refused: {}", rmcpplus_status_text(r.status)));
+        }
+        if (r.console_sid != hs_.console_sid) return false;
+        if (r.alg.authentication != alg_.authentication || r.alg.integrity != alg_.integrity ||
+            r.alg.confidentiality != alg_.confidentiality)
+          return fail(ErrorKind::Protocol,
+                      fmt::format("BMC answered cipher suite {} with other algorithms", suite));
+        if (r.max_privilege < hs_.privilege)
+          return fail(ErrorKind::Privilege,
+                      fmt::format("BMC grants at most {} privilege, {} was requested",
+                                  privilege_name(r.max_privilege), privilege_name(hs_.privilege)));
+        hs_.bmc_sid = r.bmc_sid;
+        bmc_sid_known_ = true;
+        eng_.fill_random(hs_.console_random.data(), hs_.console_random.size());
+        Bytes out;
+        if (!build_rakp1(next_tag(), hs_, st_.creds, out, &err))
+          return fail(ErrorKind::Internal, err);
+        send_new(Sent::Rakp1, std::move(out));
+        return true;
+      }
+      case Sent::Rakp1: {
+        SetupReply r;
+        bool auth_ok = false;
+        if (!pk.rmcpplus) return false;
+        auto pr = parse_rakp2(pkt, tag_, hs_, st_.creds, alg_, r, auth_ok, &err);
+        if (pr == ParseResult::Ignore) return false;
+        got_reply();
+        if (pr == ParseResult::Invalid) return fail(ErrorKind::Protocol, "bad RAKP 2: " + err);
+        if (r.status == RMCPPLUS_STATUS_UNAUTHORIZED_NAME ||
+            r.status == RMCPPLUS_STATUS_INVALID_NAME_LENGTH)
+          return fail(ErrorKind::Auth,
+                      fmt::format("unknown user '{}' (RAKP 2: {})", st_.creds.username,
+                                  rmcpplus_status_text(r.status)));
+        if (r.status != 0)
+          return fail(rmcpplus_status_kind(r.status),
+                      fmt::format("RAKP 2 refused: {}", rmcpplus_status_text(r.status)));
+        if (!auth_ok) {
+          // Tell the BMC to drop the half-open session, then report.
+          Bytes abort_pkt;
+          if (build_rakp3(next_tag(), RMCPPLUS_STATUS_INVALID_INTEGRITY_CHECK_VALUE, hs_,
+                          st_.creds, alg_, abort_pkt, nullptr))
+            eng_.send(sock_, peer_, abort_pkt);
+          return fail(ErrorKind::Auth,
+                      "wrong password (RAKP 2 key exchange code does not match)");
+        }
+        if (!compute_session_keys(hs_, st_.creds, alg_, keys_, &err))
+          return fail(ErrorKind::Internal, err);
+        Bytes out;
+        if (!build_rakp3(next_tag(), 0, hs_, st_.creds, alg_, out, &err))
+          return fail(ErrorKind::Internal, err);
+        send_new(Sent::Rakp3, std::move(out));
+        return true;
+      }
+      case Sent::Rakp3: {
+        SetupReply r;
+        bool icv_ok = false;
+        if (!pk.rmcpplus) return false;
+        auto pr = parse_rakp4(pkt, tag_, hs_, keys_, r, icv_ok, &err);
+        if (pr == ParseResult::Ignore) return false;
+        got_reply();
+        if (pr == ParseResult::Invalid) return fail(ErrorKind::Protocol, "bad RAKP 4: " + err);
+        if (r.status != 0)
+          return fail(rmcpplus_status_kind(r.status) == ErrorKind::Protocol
+                          ? ErrorKind::Auth
+                          : rmcpplus_status_kind(r.status),
+                      fmt::format("BMC rejected RAKP 3: {}", rmcpplus_status_text(r.status)));
+        if (!icv_ok)
+          return fail(ErrorKind::Auth, "wrong K_g key (RAKP 4 integrity check value mismatch)");
+        established_ = true;
+        if (st_.cipher_auto) eng_.cache_cipher(bmc_key_, st_.ciphers[cipher_idx_]);
+        facts_.emplace_back("cipher_suite", std::to_string(st_.ciphers[cipher_idx_]));
+        facts_.emplace_back("privilege", std::string(privilege_name(hs_.privilege)));
+        if (eng_.options().set_session_privilege) {
+          FiidObj rq(tmpl_cmd_set_session_privilege_level_rq);
+          if (fill_cmd_set_session_privilege_level(hs_.privilege, rq.get()) < 0)
+            return fail(ErrorKind::Internal, "cannot fill Set Session Privilege Level");
+          return send_command(Sent::SetSessionPrivilege, rq.get()), true;
+        }
+        start_action();
+        return true;
+      }
+      case Sent::Nothing:
+      case Sent::Resolve:
+        return false;
+      default:
+        break;
+    }
+    // In-session replies.
+    if (!pk.rmcpplus || pk.payload_type != IPMI_PAYLOAD_TYPE_IPMI) return false;
+    auto ci = cmd_info(sent_);
+    auto* tmpl = reply_template(sent_);
+    if (!tmpl) return false;
+    FiidObj rs(*tmpl);
+    if (parse_session_reply(keys_, hs_.console_sid, pkt, ci.netfn, ci.cmd, rq_seq_, rs.get(),
+                            &err) != ParseResult::Ok)
+      return false;
+    got_reply();
+    std::uint64_t cc = 0;
+    rs.u64("comp_code", cc);
+    if (sent_ == Sent::CloseSession) {
+      if (cc == 0) ++eng_.stats().sessions_closed;
+      finish(std::move(pending_));
+      return true;
+    }
+    if (cc == IPMI_COMP_CODE_NODE_BUSY) {
+      retry_busy(ci);
+      return true;
+    }
+    if (cc != 0) {
+      auto kind = completion_code_kind(static_cast<std::uint8_t>(cc));
+      std::string what(ci.name);
+      if (sent_ == Sent::ChassisControl) what += fmt::format(" ({})", control_name(req_.action));
+      std::string text = completion_code_text(ci.netfn, ci.cmd, static_cast<std::uint8_t>(cc));
+      if (kind == ErrorKind::Unsupported)
+        return fail(kind, fmt::format("BMC does not support {}: {}", what, text));
+      if (kind == ErrorKind::Privilege)
+        return fail(kind, fmt::format("insufficient privilege for {} (session is {}): {}", what,
+                                      privilege_name(hs_.privilege), text));
+      return fail(kind, fmt::format("{} failed: {}", what, text));
+    }
+    on_command_ok(rs);
+    return true;
+  }
+
+ private:
+  // ---- flow ----------------------------------------------------------------------------------
+  void have_address(udp::endpoint ep) {
+    if (!ep.address().is_v4())
+      return finish(Outcome::failure(ErrorKind::Config,
+                                     "IPv6 BMC addresses are not supported by the ipmi backend yet"));
+    peer_ = ep;
+    eng_.attach_peer(this);
+    Bytes out;
+    std::string err;
+    if (!build_get_channel_auth_caps(next_rq_seq(), hs_.privilege, out, &err))
+      return finish(Outcome::failure(ErrorKind::Internal, err));
+    send_new(Sent::GetChannelAuthCaps, std::move(out));
+  }
+
+  void send_open_session() {
+    std::string err;
+    if (!cipher_suite_algorithms(st_.ciphers[cipher_idx_], alg_))
+      return (void)fail(ErrorKind::Config,
+                        fmt::format("cipher suite {} unknown", st_.ciphers[cipher_idx_]));
+    Bytes out;
+    if (!build_open_session(next_tag(), hs_, alg_, out, &err))
+      return (void)fail(ErrorKind::Internal, err);
+    send_new(Sent::OpenSession, std::move(out));
+  }
+
+  void start_action() {
+    std::string err;
+    switch (req_.action) {
+      case Action::Status: return send_simple(Sent::GetChassisStatus);
+      case Action::On:
+      case Action::Off:
+      case Action::Cycle:
+      case Action::Reset:
+      case Action::Soft:
+      case Action::Nmi: return send_control();
+      case Action::Identify: {
+        FiidObj rq(tmpl_cmd_chassis_identify_rq);
+        std::uint8_t interval = 0, force = IPMI_CHASSIS_FORCE_IDENTIFY_ON;
+        int r;
+        if (req_.identify_seconds < 0) {
+          interval = 0;
+          r = fill_cmd_chassis_identify(&interval, nullptr, rq.get());
+        } else if (req_.identify_seconds == 0) {
+          interval = 0xFF;  // must accompany the force flag
+          r = fill_cmd_chassis_identify(&interval, &force, rq.get());
+        } else {
+          interval = static_cast<std::uint8_t>(std::min(req_.identify_seconds, 255));
+          r = fill_cmd_chassis_identify(&interval, nullptr, rq.get());
+        }
+        if (r < 0) return (void)fail(ErrorKind::Internal, "cannot fill Chassis Identify");
+        return send_command(Sent::ChassisIdentify, rq.get());
+      }
+      case Action::BootDev: {
+        FiidObj rq(tmpl_cmd_set_system_boot_options_boot_flags_rq);
+        if (fill_cmd_set_system_boot_options_boot_flags(
+                IPMI_SYSTEM_BOOT_OPTIONS_PARAMETER_VALID_UNLOCKED,
+                req_.efi ? IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_TYPE_EFI
+                         : IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_TYPE_PC_COMPATIBLE,
+                req_.persistent ? IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_VALID_PERSISTENTLY
+                                : IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_VALID_FOR_NEXT_BOOT,
+                IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_VALID, 0, 0, boot_code(req_.bootdev), 0, 0, 0,
+                0, 0, 0, 0, 0, 0, 0, 0, rq.get()) < 0)
+          return (void)fail(ErrorKind::Internal, "cannot fill Set System Boot Options");
+        return send_command(Sent::SetBootFlags, rq.get());
+      }
+      case Action::Probe: return send_simple(Sent::GetDeviceId);
+    }
+    fail(ErrorKind::Internal, "unknown action");
+  }
+
+  void send_simple(Sent what) {
+    if (what == Sent::GetChassisStatus) {
+      FiidObj rq(tmpl_cmd_get_chassis_status_rq);
+      fill_cmd_get_chassis_status(rq.get());
+      return send_command(what, rq.get());
+    }
+    if (what == Sent::GetDeviceId) {
+      FiidObj rq(tmpl_cmd_get_device_id_rq);
+      fill_cmd_get_device_id(rq.get());
+      return send_command(what, rq.get());
+    }
+    if (what == Sent::GetBootFlags) {
+      FiidObj rq(tmpl_cmd_get_system_boot_options_rq);
+      fill_cmd_get_system_boot_options(IPMI_SYSTEM_BOOT_OPTION_PARAMETER_BOOT_FLAGS, 0, 0,
+                                       rq.get());
+      return send_command(what, rq.get());
+    }
+  }
+
+  void send_control() {
+    FiidObj rq(tmpl_cmd_chassis_control_rq);
+    if (fill_cmd_chassis_control(control_code(req_.action), rq.get()) < 0)
+      return (void)fail(ErrorKind::Internal, "cannot fill Chassis Control");
+    ++control_sends_;
+    send_command(Sent::ChassisControl, rq.get());
+  }
+
+  /// A new in-session request: fresh session sequence number and rq_seq.
+  void send_command(Sent what, fiid_obj_t rq) {
+    auto ci = cmd_info(what);
+    if (++session_seq_ == 0) ++session_seq_;  // 0 is not a valid sequence number
+    Bytes out;
+    std::string err;
+    if (!build_session_request(keys_, hs_.bmc_sid, session_seq_, ci.netfn, next_rq_seq(), rq, out,
+                               &err))
+      return (void)fail(ErrorKind::Internal, err);
+    send_new(what, std::move(out));
+  }
+
+  void on_command_ok(const FiidObj& rs) {
+    switch (sent_) {
+      case Sent::SetSessionPrivilege: return start_action();
+      case Sent::GetChassisStatus: return on_chassis_status(rs);
+      case Sent::ChassisControl:
+        if (confirm_note_) facts_.emplace_back("confirmed", "control re-sent after state check");
+        return conclude(Outcome::success("ok", expected_state()));
+      case Sent::ChassisIdentify: {
+        std::string r = req_.identify_seconds < 0   ? "ok (identify off)"
+                        : req_.identify_seconds == 0 ? "ok (identify on)"
+                                                     : fmt::format("ok (identify {}s)",
+                                                                   std::min(req_.identify_seconds, 255));
+        return conclude(Outcome::success(std::move(r)));
+      }
+      case Sent::SetBootFlags: return send_simple(Sent::GetBootFlags);
+      case Sent::GetBootFlags: {
+        std::uint64_t dev = 0, pers = 0, efi = 0, valid = 0;
+        rs.u64("boot_device", dev);
+        rs.u64("boot_flags_persistent", pers);
+        rs.u64("bios_boot_type", efi);
+        rs.u64("boot_flags_valid", valid);
+        std::string got = fmt::format("{} ({}{})", boot_code_name(dev),
+                                      pers ? "persistent" : "once", efi ? ", efi" : "");
+        facts_.emplace_back("bootdev_readback", got);
+        if (!valid || dev != boot_code(req_.bootdev) || bool(pers) != req_.persistent ||
+            bool(efi) != req_.efi)
+          return (void)fail(ErrorKind::BmcError,
+                            fmt::format("BMC accepted boot device {} but reads back {}{}",
+                                        boot_device_name(req_.bootdev), got,
+                                        valid ? "" : " (flags not valid)"));
+        return conclude(Outcome::success(got));
+      }
+      case Sent::GetDeviceId: return on_device_id(rs);
+      default: return;
+    }
+  }
+
+  void on_chassis_status(const FiidObj& rs) {
+    std::uint64_t on = 0;
+    if (!rs.u64("current_power_state.power_is_on", on))
+      return (void)fail(ErrorKind::Protocol, "Get Chassis Status reply too short");
+    PowerState st = on ? PowerState::On : PowerState::Off;
+    if (confirming_) {
+      // A power control reply was lost: the state tells whether it was acted on.
+      confirming_ = false;
+      if (st == expected_state()) {
+        facts_.emplace_back("confirmed", "state read after the control reply was lost");
+        return conclude(Outcome::success("ok", st));
+      }
+      confirm_note_ = true;
+      return send_control();  // on/off only: idempotent, safe to send again
+    }
+    Outcome o = Outcome::success(on ? "on" : "off", st);
+    struct Bit {
+      const char* field;
+      const char* name;
+    };
+    static constexpr Bit faults[] = {
+        {"current_power_state.power_overload", "power overload"},
+        {"current_power_state.interlock", "interlock"},
+        {"current_power_state.power_fault", "power fault"},
+        {"current_power_state.power_control_fault", "power control fault"},
+        {"misc_chassis_state.drive_fault", "drive fault"},
+        {"misc_chassis_state.cooling_fan_fault_detected", "cooling/fan fault"},
+        {"misc_chassis_state.chassis_intrusion_active", "chassis intrusion"},
+    };
+    std::string fl;
+    for (const auto& b : faults) {
+      std::uint64_t v = 0;
+      if (rs.u64(b.field, v) && v) fl += fl.empty() ? b.name : std::string(", ") + b.name;
+    }
+    if (!fl.empty()) facts_.emplace_back("faults", fl);
+    static constexpr Bit events[] = {
+        {"last_power_event.ac_failed", "ac failed"},
+        {"last_power_event.power_down_caused_by_power_overload", "power down by overload"},
+        {"last_power_event.power_down_caused_by_power_interlock_being_activated",
+         "power down by interlock"},
+        {"last_power_event.power_down_caused_by_power_fault", "power down by fault"},
+        {"last_power_event.power_on_entered_via_ipmi", "power on via ipmi"},
+    };
+    std::string ev;
+    for (const auto& b : events) {
+      std::uint64_t v = 0;
+      if (rs.u64(b.field, v) && v) ev += ev.empty() ? b.name : std::string(", ") + b.name;
+    }
+    if (!ev.empty()) facts_.emplace_back("last_power_event", ev);
+    std::uint64_t pol = 0;
+    if (rs.u64("current_power_state.power_restore_policy", pol)) {
+      static constexpr const char* names[] = {"always-off", "previous", "always-on", "unknown"};
+      facts_.emplace_back("power_restore_policy", names[pol & 3]);
+    }
+    std::uint64_t idsup = 0, idst = 0;
+    if (rs.u64("misc_chassis_state.chassis_identify_command_and_state_info_supported", idsup) &&
+        idsup && rs.u64("misc_chassis_state.chassis_identify_state", idst)) {
+      static constexpr const char* names[] = {"off", "temporary on", "indefinite on", "reserved"};
+      facts_.emplace_back("identify", names[idst & 3]);
+    }
+    conclude(std::move(o));
+  }
+
+  void on_device_id(const FiidObj& rs) {
+    std::uint64_t mfg = 0, prod = 0, maj = 0, min = 0, dev = 0, vmaj = 0, vmin = 0;
+    rs.u64("manufacturer_id.id", mfg);
+    rs.u64("product_id", prod);
+    rs.u64("firmware_revision1.major_revision", maj);
+    rs.u64("firmware_revision2.minor_revision", min);
+    rs.u64("device_id", dev);
+    rs.u64("ipmi_version_major", vmaj);
+    rs.u64("ipmi_version_minor", vmin);
+    std::string fw = fmt::format("{}.{:02x}", maj, min);  // minor revision is BCD
+    facts_.emplace_back("manufacturer_id", std::to_string(mfg));
+    char name[128] = {};
+    if (ipmi_iana_enterprise_numbers_string(static_cast<std::uint32_t>(mfg), name,
+                                            sizeof name - 1) > 0)
+      facts_.emplace_back("manufacturer", name);
+    facts_.emplace_back("product_id", std::to_string(prod));
+    facts_.emplace_back("firmware", fw);
+    facts_.emplace_back("device_id", std::to_string(dev));
+    facts_.emplace_back("ipmi_version", fmt::format("{}.{}", vmaj, vmin));
+    conclude(Outcome::success(
+        fmt::format("manufacturer {} product {} firmware {}", mfg, prod, fw)));
+  }
+
+  PowerState expected_state() const {
+    switch (req_.action) {
+      case Action::On: return PowerState::On;
+      case Action::Off: return PowerState::Off;
+      default: return PowerState::Unknown;
+    }
+  }
+
+  void retry_busy(const CmdInfo& ci) {
+    ++busy_count_;
+    auto wait = eng_.options().busy_retry + eng_.jitter();
+    if (Clock::now() + wait >= deadline_)
+      return (void)fail(ErrorKind::Busy,
+                        fmt::format("BMC busy (0xC0) for {} until the deadline ({} tries)",
+                                    ci.name, busy_count_));
+    Sent what = sent_;
+    busy_wait_ = true;
+    retx_timer_.expires_after(wait);
+    retx_timer_.async_wait([w = weak_from_this(), what](boost::system::error_code ec) {
+      if (ec) return;
+      auto s = w.lock();
+      if (!s || s->finished_) return;
+      s->busy_wait_ = false;
+      s->resend_fresh(what);
+    });
+  }
+
+  /// After 0xC0 the request was not executed: build it again with new sequence numbers.
+  void resend_fresh(Sent what) {
+    switch (what) {
+      case Sent::SetSessionPrivilege: {
+        FiidObj rq(tmpl_cmd_set_session_privilege_level_rq);
+        fill_cmd_set_session_privilege_level(hs_.privilege, rq.get());
+        return send_command(what, rq.get());
+      }
+      case Sent::ChassisControl: return send_control();
+      case Sent::GetChassisStatus:
+      case Sent::GetDeviceId:
+      case Sent::GetBootFlags: return send_simple(what);
+      default: return start_action();  // identify, boot flags: rebuilt from the request
+    }
+  }
+
+  // ---- transmission and retransmission -------------------------------------------------------
+  void send_new(Sent what, Bytes pkt) {
+    sent_ = what;
+    last_ = std::move(pkt);
+    tries_ = 0;
+    transmit();
+    arm_retransmit();
+  }
+
+  void transmit() { eng_.send(sock_, peer_, last_); }
+
+  void arm_retransmit() {
+    const auto& o = eng_.options();
+    std::chrono::milliseconds wait;
+    if (sent_ == Sent::CloseSession) {
+      wait = o.close_grace;  // a close is never retransmitted; just wait a little for the reply
+    } else {
+      double f = std::pow(o.retransmit_backoff, tries_);
+      wait = std::min(std::chrono::milliseconds(static_cast<long>(o.retransmit_base.count() * f)),
+                      o.retransmit_max) +
+             eng_.jitter();
+    }
+    retx_timer_.expires_after(wait);
+    retx_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto s = w.lock()) s->on_retransmit_timer();
+    });
+  }
+
+  void on_retransmit_timer() {
+    if (finished_ || busy_wait_) return;
+    if (sent_ == Sent::CloseSession) return finish(std::move(pending_));
+    // A lost Chassis Control reply for on/off: read the state instead of re-sending blindly.
+    if (sent_ == Sent::ChassisControl && is_idempotent_control(req_.action) && tries_ >= 2 &&
+        control_sends_ < 4) {
+      confirming_ = true;
+      return send_simple(Sent::GetChassisStatus);
+    }
+    // Everything else (including cycle/reset/soft/nmi control): the identical packet, same
+    // session sequence number and rq_seq, so a BMC that got the first copy discards this one.
+    ++tries_;
+    ++retransmits_;
+    ++eng_.stats().retransmits;
+    transmit();
+    arm_retransmit();
+  }
+
+  // ---- completion ----------------------------------------------------------------------------
+  void got_reply() {
+    any_reply_ = true;
+  }
+
+  std::uint8_t next_rq_seq() {
+    rq_seq_ = static_cast<std::uint8_t>((rq_seq_ + 1) & IPMI_LAN_REQUESTER_SEQUENCE_NUMBER_MAX);
+    return rq_seq_;
+  }
+  std::uint8_t next_tag() { return ++tag_; }
+
+  Outcome timeout_outcome(bool interrupted) const {
+    std::string step(awaited_name(sent_));
+    if (interrupted)
+      return Outcome::failure(ErrorKind::Interrupted, fmt::format("while waiting for {}", step));
+    if (!any_reply_)
+      return Outcome::failure(
+          ErrorKind::NoResponse,
+          "no response from BMC (is the address right? is IPMI-over-LAN enabled?)");
+    if (sent_ == Sent::ChassisControl && !is_idempotent_control(req_.action))
+      return Outcome::failure(
+          ErrorKind::Timeout,
+          fmt::format("timed out waiting for the Chassis Control ({}) reply; not re-issued, the "
+                      "BMC may or may not have acted (check with status)",
+                      control_name(req_.action)));
+    if (confirming_)
+      return Outcome::failure(ErrorKind::Timeout,
+                              "timed out confirming the power state after a lost Chassis "
+                              "Control reply");
+    return Outcome::failure(ErrorKind::Timeout,
+                            fmt::format("timed out waiting for {}{}", step, hint(sent_)));
+  }
+
+  void on_deadline() {
+    if (finished_) return;
+    if (closing_) return finish(std::move(pending_));
+    abort(timeout_outcome(false));
+  }
+
+  void on_cancel(asio::cancellation_type type) {
+    if (finished_) return;
+    bool interrupted = (type & asio::cancellation_type::terminal) != asio::cancellation_type::none;
+    if (closing_) {
+      // The operation itself is complete; only the close is pending.
+      return finish(std::move(pending_));
+    }
+    abort(timeout_outcome(interrupted));
+  }
+
+  /// Stop now: best-effort Close Session (one packet, no wait) and complete.
+  void abort(Outcome o) {
+    if (established_ && !closing_) send_close_packet();
+    finish(std::move(o));
+  }
+
+  bool fail(ErrorKind k, std::string reason) {
+    conclude(Outcome::failure(k, std::move(reason)));
+    return true;
+  }
+
+  /// The operation has its result; close the session (waiting briefly for the reply) first.
+  void conclude(Outcome o) {
+    if (finished_) return;
+    if (!established_ || closing_) return finish(std::move(o));
+    pending_ = std::move(o);
+    closing_ = true;
+    send_close_packet();
+    sent_ = Sent::CloseSession;
+    retx_timer_.cancel();
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
+    auto wait = std::max(std::chrono::milliseconds(0), std::min(eng_.options().close_grace, left));
+    retx_timer_.expires_after(wait);
+    retx_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      auto s = w.lock();
+      if (s && !s->finished_) s->finish(std::move(s->pending_));
+    });
+  }
+
+  void send_close_packet() {
+    FiidObj rq(tmpl_cmd_close_session_rq);
+    if (fill_cmd_close_session(hs_.bmc_sid, nullptr, rq.get()) < 0) return;
+    if (++session_seq_ == 0) ++session_seq_;
+    Bytes out;
+    if (!build_session_request(keys_, hs_.bmc_sid, session_seq_, IPMI_NET_FN_APP_RQ,
+                               next_rq_seq(), rq.get(), out, nullptr))
+      return;
+    last_ = std::move(out);
+    transmit();
+  }
+
+  void finish(Outcome o) {
+    if (finished_) return;
+    finished_ = true;
+    auto self = shared_from_this();  // keep alive until the end of this function
+    retx_timer_.cancel();
+    deadline_timer_.cancel();
+    if (resolver_) resolver_->cancel();
+    if (slot_.is_connected()) slot_.clear();
+    keys_.wipe();
+    o.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - started_);
+    o.retransmits = retransmits_;
+    for (auto& f : facts_) o.facts.push_back(std::move(f));
+    facts_.clear();
+    asio::post(eng_.executor(), [done = std::move(done_), o = std::move(o)]() mutable {
+      done(std::move(o));
+    });
+    eng_.detach(this);
+  }
+
+  Engine& eng_;
+  std::string target_name_;
+  std::string host_;
+  std::uint16_t port_;
+  std::string bmc_key_;
+  Request req_;
+  Clock::time_point deadline_;
+  asio::cancellation_slot slot_;
+  CompletionFn done_;
+  asio::steady_timer retx_timer_;
+  asio::steady_timer deadline_timer_;
+  std::optional<udp::resolver> resolver_;
+  Clock::time_point started_;
+
+  Settings st_;
+  std::size_t cipher_idx_ = 0;
+  Algorithms alg_;
+  Handshake hs_;
+  SessionKeys keys_;
+  udp::endpoint peer_;
+  unsigned sock_ = 0;
+
+  Sent sent_ = Sent::Nothing;
+  Bytes last_;
+  int tries_ = 0;
+  int retransmits_ = 0;
+  int busy_count_ = 0;
+  int control_sends_ = 0;
+  std::uint32_t session_seq_ = 0;
+  std::uint8_t rq_seq_ = 0;
+  std::uint8_t tag_ = 0;
+  bool any_reply_ = false;
+  bool bmc_sid_known_ = false;
+  bool established_ = false;
+  bool closing_ = false;
+  bool confirming_ = false;
+  bool confirm_note_ = false;
+  bool busy_wait_ = false;
+  bool finished_ = false;
+  Outcome pending_;
+  std::vector<std::pair<std::string, std::string>> facts_;
+
+  friend class Engine;
+};
+
+// =============================================================================================
+// Engine
+// =============================================================================================
+Engine::Engine(asio::any_io_executor ex, Options opts)
+    : ex_(std::move(ex)), opts_(opts), rng_(std::random_device{}()) {
+  if (opts_.sockets == 0) opts_.sockets = 1;
+}
+
+Engine::~Engine() = default;
+
+bool Engine::open_sockets(std::string& err) {
+  if (!socks_.empty()) return true;
+  for (unsigned i = 0; i < opts_.sockets; ++i) {
+    auto s = std::make_unique<udp::socket>(ex_);
+    boost::system::error_code ec;
+    s->open(udp::v4(), ec);
+    if (!ec) s->bind(udp::endpoint(udp::v4(), 0), ec);
+    if (!ec) s->non_blocking(true, ec);
+    if (ec) {
+      err = "cannot open UDP socket: " + ec.message();
+      socks_.clear();
+      return false;
+    }
+    boost::system::error_code ignore;
+    s->set_option(asio::socket_base::receive_buffer_size(opts_.socket_buffer), ignore);
+    s->set_option(asio::socket_base::send_buffer_size(opts_.socket_buffer), ignore);
+    socks_.push_back(std::move(s));
+  }
+  for (unsigned i = 0; i < socks_.size(); ++i) arm(i);
+  return true;
+}
+
+void Engine::arm(unsigned i) {
+  socks_[i]->async_wait(udp::socket::wait_read,
+                        [w = weak_from_this(), i](boost::system::error_code ec) {
+                          if (ec) return;
+                          if (auto e = w.lock()) e->on_readable(i);
+                        });
+}
+
+void Engine::on_readable(unsigned i) {
+  if (i >= socks_.size()) return;
+  auto& s = *socks_[i];
+  // Drain what is queued (bounded per wake-up so timers and other sockets get their turn).
+  for (int n = 0; n < 512; ++n) {
+    udp::endpoint from;
+    boost::system::error_code ec;
+    std::size_t len = s.receive_from(asio::buffer(rxbuf_), from, 0, ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
+    if (ec) continue;  // e.g. ECONNREFUSED from an ICMP error: ignore, the peer is just silent
+    ++stats_.received;
+    dispatch(from, ByteView(rxbuf_.data(), len));
+  }
+  arm(i);
+}
+
+void Engine::dispatch(const udp::endpoint& from, ByteView pkt) {
+  Peek pk;
+  if (!peek(pkt, pk)) {
+    ++stats_.stray;
+    return;
+  }
+  if (pk.rmcpplus && pk.console_sid != 0) {
+    auto it = by_sid_.find(pk.console_sid);
+    if (it != by_sid_.end() && it->second->peer() == from) {
+      auto keep = it->second;  // the session may finish (and detach) while handling
+      if (keep->on_datagram(pk, pkt)) return;
+    }
+  }
+  // Pre-session replies (and setup errors without our id): offer to the sessions at that peer.
+  auto [b, e] = by_peer_.equal_range(from);
+  std::vector<std::shared_ptr<Session>> cands;
+  for (auto it = b; it != e; ++it) cands.push_back(it->second->shared_from_this());
+  for (auto& s : cands)
+    if (!s->finished() && s->on_datagram(pk, pkt)) return;
+  ++stats_.stray;
+}
+
+bool Engine::send(unsigned sock, const udp::endpoint& to, ByteView pkt) {
+  if (sock >= socks_.size()) return false;
+  boost::system::error_code ec;
+  socks_[sock]->send_to(asio::buffer(pkt.data(), pkt.size()), to, 0, ec);
+  if (ec) return false;
+  ++stats_.sent;
+  return true;
+}
+
+std::uint32_t Engine::new_session_id() {
+  for (;;) {
+    auto v = static_cast<std::uint32_t>(rng_());
+    if (v != 0 && !by_sid_.count(v)) return v;
+  }
+}
+
+void Engine::fill_random(std::uint8_t* p, std::size_t n) {
+  if (RAND_bytes(p, static_cast<int>(n)) != 1)
+    for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(rng_());
+}
+
+std::chrono::milliseconds Engine::jitter() {
+  auto j = opts_.retransmit_jitter.count();
+  if (j <= 0) return std::chrono::milliseconds(0);
+  return std::chrono::milliseconds(static_cast<long>(rng_() % static_cast<unsigned long>(j)));
+}
+
+unsigned Engine::pick_socket() {
+  unsigned i = next_sock_++;
+  return socks_.empty() ? 0 : i % static_cast<unsigned>(socks_.size());
+}
+
+void Engine::attach_peer(Session* s) { by_peer_.emplace(s->peer(), s); }
+
+void Engine::detach(Session* s) {
+  auto [b, e] = by_peer_.equal_range(s->peer());
+  for (auto it = b; it != e; ++it)
+    if (it->second == s) {
+      by_peer_.erase(it);
+      break;
+    }
+  auto it = by_sid_.find(s->sid());
+  if (it != by_sid_.end() && it->second.get() == s) by_sid_.erase(it);
+}
+
+std::optional<int> Engine::cached_cipher(const std::string& bmc_key) const {
+  auto it = cipher_cache_.find(bmc_key);
+  if (it == cipher_cache_.end()) return std::nullopt;
+  return it->second;
+}
+
+void Engine::start(OpContext ctx, CompletionFn done) {
+  std::string err;
+  if (!open_sockets(err)) {
+    asio::post(ex_, [done = std::move(done), err]() {
+      done(Outcome::failure(ErrorKind::Internal, err));
+    });
+    return;
+  }
+  auto s = std::make_shared<Session>(*this, ctx, std::move(done));
+  by_sid_.emplace(s->sid(), s);
+  ++stats_.sessions_started;
+  s->begin(ctx.target, ctx.credential);
+}
+
+void Engine::shutdown() {
+  // Finish whatever is still running (normally nothing: the scheduler cancels first).
+  std::vector<std::shared_ptr<Session>> all;
+  for (auto& [sid, s] : by_sid_) all.push_back(s);
+  for (auto& s : all) s->on_cancel(asio::cancellation_type::terminal);
+  for (auto& sk : socks_) {
+    boost::system::error_code ignore;
+    sk->close(ignore);
+  }
+  socks_.clear();
+}
+
+}  // namespace fleetpower::ipmi

@@ -1,0 +1,100 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The RMCP+ session engine: a small set of shared UDP sockets, demultiplexed by peer address
+// and our session id, and one explicit state machine per operation (Session).
+#pragma once
+
+#include <boost/asio/ip/udp.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <random>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "core/backend.hpp"
+#include "transport/ipmi/ipmi_backend.hpp"
+#include "transport/ipmi/names.hpp"
+#include "transport/ipmi/packets.hpp"
+
+namespace fleetpower::ipmi {
+
+using udp = asio::ip::udp;
+
+/// What a session sent last and is waiting for a reply to.  A time-out names it.
+enum class Sent : std::uint8_t {
+  Nothing,
+  Resolve,
+  GetChannelAuthCaps,
+  OpenSession,
+  Rakp1,
+  Rakp3,
+  SetSessionPrivilege,
+  GetChassisStatus,
+  ChassisControl,
+  ChassisIdentify,
+  SetBootFlags,
+  GetBootFlags,
+  GetDeviceId,
+  CloseSession,
+};
+/// "RAKP 2", "the Get Chassis Status reply", ...: what we wait for after sending `s`.
+std::string_view awaited_name(Sent s);
+
+/// Counters for benchmarks and tests.
+struct EngineStats {
+  std::uint64_t sent = 0;
+  std::uint64_t received = 0;
+  std::uint64_t retransmits = 0;
+  std::uint64_t stray = 0;  ///< datagrams no session claimed
+  std::uint64_t sessions_started = 0;
+  std::uint64_t sessions_closed = 0;  ///< Close Session replies seen
+};
+
+class Session;
+
+class Engine : public std::enable_shared_from_this<Engine> {
+ public:
+  Engine(asio::any_io_executor ex, Options opts);
+  ~Engine();
+  void start(OpContext ctx, CompletionFn done);
+  void shutdown();
+
+  // --- for sessions ---
+  asio::any_io_executor executor() const { return ex_; }
+  const Options& options() const { return opts_; }
+  /// Non-blocking send on the session's socket; false if the kernel refused it (treated as a
+  /// lost packet: the retransmission timer covers it).
+  bool send(unsigned sock, const udp::endpoint& to, ByteView pkt);
+  std::uint32_t new_session_id();
+  void fill_random(std::uint8_t* p, std::size_t n);
+  std::chrono::milliseconds jitter();
+  void attach_peer(Session* s);
+  void detach(Session* s);
+  std::optional<int> cached_cipher(const std::string& bmc_key) const;
+  void cache_cipher(const std::string& bmc_key, int suite) { cipher_cache_[bmc_key] = suite; }
+  EngineStats& stats() { return stats_; }
+  unsigned pick_socket();
+
+ private:
+  bool open_sockets(std::string& err);
+  void arm(unsigned i);
+  void on_readable(unsigned i);
+  void dispatch(const udp::endpoint& from, ByteView pkt);
+
+  asio::any_io_executor ex_;
+  Options opts_;
+  std::vector<std::unique_ptr<udp::socket>> socks_;
+  unsigned next_sock_ = 0;
+  std::unordered_map<std::uint32_t, std::shared_ptr<Session>> by_sid_;
+  std::multimap<udp::endpoint, Session*> by_peer_;
+  std::unordered_map<std::string, int> cipher_cache_;
+  std::mt19937_64 rng_;
+  EngineStats stats_;
+  std::array<std::uint8_t, 2048> rxbuf_{};
+};
+
+}  // namespace fleetpower::ipmi

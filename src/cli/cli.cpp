@@ -1,0 +1,122 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "cli/cli.hpp"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+#include <spdlog/spdlog.h>
+#include <sys/resource.h>
+
+#include <iostream>
+
+#include "cli/common.hpp"
+
+namespace fleetpower::cli {
+
+namespace {
+
+void setup_logging(const Globals& g) {
+  auto logger = spdlog::stderr_color_st("fleetpower");
+  logger->set_pattern("%^%l%$: %v");
+  spdlog::set_default_logger(logger);
+  if (g.quiet) spdlog::set_level(spdlog::level::err);
+  else if (g.verbose >= 2) spdlog::set_level(spdlog::level::debug);
+  else if (g.verbose == 1) spdlog::set_level(spdlog::level::info);
+  else spdlog::set_level(spdlog::level::warn);
+}
+
+void raise_nofile_limit() {
+  rlimit rl{};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    ::setrlimit(RLIMIT_NOFILE, &rl);
+  }
+}
+
+bool is_option_with_value(const std::string& a) {
+  static const std::vector<std::string> with_value = {"-i", "--inventory", "--credentials", "-f", "--fanout",
+                                                      "-t", "--timeout", "--deadline", "-o", "--output",
+                                                      "-x", "--exclude", "--protocol", "--ca-file"};
+  for (auto& w : with_value)
+    if (a == w) return true;
+  return false;
+}
+
+}  // namespace
+
+std::string suggest_command(const std::string& word) {
+  std::vector<std::string> pool;
+  for (auto& c : command_table()) pool.emplace_back(c.name);
+  auto dym = did_you_mean(word, pool, 2);
+  if (dym.empty()) return "";
+  return fmt::format(" (did you mean '{}'?)", fmt::join(dym, "' or '"));
+}
+
+int run(int argc, char** argv) {
+  Globals g;
+  CLI::App app{"fleetpower: out-of-band power control for fleets of servers (IPMI, Redfish, SSH)",
+               "fleetpower"};
+  app.set_version_flag("-V,--version", FLEETPOWER_VERSION);
+  app.fallthrough();
+  app.require_subcommand(0, 1);
+  app.add_option("-i,--inventory", g.inventory,
+                 "Inventory file (default: $FLEETPOWER_INVENTORY, ./fleetpower.yaml, /etc/fleetpower/inventory.yaml)");
+  app.add_option("--credentials", g.credentials,
+                 "Credentials file, mode 0600 (default: ~/.config/fleetpower/credentials.yaml, /etc/fleetpower/credentials.yaml)");
+  app.add_option("-f,--fanout", g.fanout, "Operations in flight at once (default 256, max 16384)")
+      ->check(CLI::Range(std::size_t{1}, SchedulerOptions::kMaxFanout));
+  app.add_option("-t,--timeout", g.timeout, "Per-host time limit, e.g. 500ms, 5s, 2m (default 10s)");
+  app.add_option("--deadline", g.deadline, "Time limit for the whole run");
+  app.add_option("-o,--output", g.output, "Output format: text, json or jsonl")
+      ->check(CLI::IsMember({"text", "json", "jsonl"}));
+  app.add_flag("-v,--verbose", g.verbose, "More log output on stderr (repeat for debug)");
+  app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr");
+  app.add_flag("--expand", g.expand, "One line per host instead of folded hostlists");
+  app.add_flag("--all", g.all, "Select every host of the inventory");
+  app.add_option("-x,--exclude", g.exclude, "Hosts or @groups to leave out (repeatable)");
+  app.add_option("--protocol", g.protocol, "Override every target's protocol (ipmi, redfish, ssh, test)")
+      ->check(CLI::IsMember({"ipmi", "redfish", "ssh", "test"}));
+  app.add_option("--ca-file", g.ca_file, "CA bundle to verify Redfish BMC certificates");
+  app.add_flag("--insecure", g.insecure, "Do not verify TLS certificates (warns)");
+
+  CommandFn chosen;
+  for (const auto& c : command_table()) c.setup(app, g, &chosen);
+
+  // A mistyped command gets a suggestion instead of CLI11's generic complaint.
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--") break;
+    if (!a.empty() && a[0] == '-') {
+      if (is_option_with_value(a)) ++i;
+      continue;
+    }
+    bool known = false;
+    for (auto& c : command_table()) known = known || a == c.name;
+    if (!known) {
+      std::cerr << "fleetpower: unknown command '" << a << "'" << suggest_command(a)
+                << "\nRun 'fleetpower --help' for the list of commands.\n";
+      return static_cast<int>(ExitCode::Usage);
+    }
+    break;
+  }
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e);
+  } catch (const CLI::CallForVersion& e) {
+    return app.exit(e);
+  } catch (const CLI::ParseError& e) {
+    std::cerr << "fleetpower: " << e.what() << "\n";
+    return static_cast<int>(ExitCode::Usage);
+  }
+  setup_logging(g);
+  raise_nofile_limit();
+  if (!chosen) {
+    std::cerr << app.help();
+    return static_cast<int>(ExitCode::Usage);
+  }
+  return chosen();
+}
+
+}  // namespace fleetpower::cli

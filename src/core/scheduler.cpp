@@ -1,0 +1,250 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/scheduler.hpp"
+
+#include <boost/asio/post.hpp>
+#include <fmt/format.h>
+
+#include <algorithm>
+
+#include "core/duration.hpp"
+
+namespace fleetpower {
+
+struct Scheduler::Slot {
+  explicit Slot(asio::io_context& io) : deadline(io), grace(io) {}
+  asio::cancellation_signal signal;
+  asio::steady_timer deadline;
+  asio::steady_timer grace;
+  std::shared_ptr<JobContext> ctx;
+  Clock::time_point started;
+  asio::cancellation_type cancel_type = asio::cancellation_type::none;
+  std::string cancel_reason;
+};
+
+Scheduler::Scheduler(asio::io_context& io, const BackendRegistry& backends, SchedulerOptions opts)
+    : io_(io), backends_(backends), opts_(opts) {
+  opts_.fanout = std::clamp<std::size_t>(opts_.fanout, 1, SchedulerOptions::kMaxFanout);
+  runner_ = [](std::shared_ptr<JobContext> ctx, CompletionFn done) {
+    ctx->backend->start(OpContext{ctx->target, *ctx->credential, ctx->request, ctx->deadline, ctx->cancel},
+                        std::move(done));
+  };
+}
+
+Scheduler::~Scheduler() = default;
+
+std::vector<Outcome> Scheduler::run(std::vector<Job> jobs) {
+  jobs_ = std::move(jobs);
+  results_.assign(jobs_.size(), std::nullopt);
+  // A backend that was completed by force may still hold its cancellation slot: keep the
+  // signals of earlier runs alive until the scheduler goes away.
+  for (auto& sl : slots_)
+    if (sl) retired_.push_back(std::move(sl));
+  slots_.clear();
+  slots_.resize(jobs_.size());
+  started_.assign(jobs_.size(), 0);
+  pending_.clear();
+  waiting_on_bmc_.clear();
+  bmc_busy_.clear();
+  in_flight_ = completed_ = 0;
+  stopped_ = interrupted_;
+  stop_reason_ = interrupted_ ? "interrupted before it started" : "";
+  run_start_ = Clock::now();
+  if (io_.stopped()) io_.restart();
+
+  std::vector<std::size_t> order;
+  for (std::size_t i = 0; i < jobs_.size(); ++i) {
+    if (jobs_[i].preset) {
+      finish(i, *jobs_[i].preset);
+      continue;
+    }
+    order.push_back(i);
+  }
+  std::stable_sort(order.begin(), order.end(),
+                   [&](auto a, auto b) { return jobs_[a].not_before < jobs_[b].not_before; });
+  pending_.assign(order.begin(), order.end());
+  if (stopped_) end_pending(ErrorKind::NotAttempted, stop_reason_);
+
+  if (opts_.deadline) {
+    run_timer_ = std::make_unique<asio::steady_timer>(io_, run_start_ + *opts_.deadline);
+    run_timer_->async_wait([this](boost::system::error_code ec) {
+      if (!ec) on_run_deadline();
+    });
+  }
+  start_timer_ = std::make_unique<asio::steady_timer>(io_);
+  pump();
+  while (completed_ < jobs_.size()) {
+    if (io_.run_one() == 0) break;  // no work left: cannot happen while jobs are open
+  }
+  if (run_timer_) run_timer_->cancel();
+  start_timer_->cancel();
+  // Let the cancelled timers' handlers run so nothing refers to this run afterwards.
+  io_.poll();
+
+  std::vector<Outcome> out;
+  out.reserve(jobs_.size());
+  for (std::size_t i = 0; i < jobs_.size(); ++i)
+    out.push_back(results_[i] ? std::move(*results_[i])
+                              : Outcome::failure(ErrorKind::Internal, "the scheduler lost this target"));
+  return out;
+}
+
+std::string Scheduler::bmc_of(std::size_t i) const {
+  const Target& t = *jobs_[i].target;
+  return t.bmc.empty() ? "host:" + t.name : t.bmc_key();
+}
+
+void Scheduler::pump() {
+  while (!stopped_ && in_flight_ < opts_.fanout && !pending_.empty()) {
+    std::size_t i = pending_.front();
+    auto at = run_start_ + jobs_[i].not_before;
+    if (at > Clock::now()) {
+      start_timer_->expires_at(at);
+      start_timer_->async_wait([this](boost::system::error_code ec) {
+        if (!ec) pump();
+      });
+      return;
+    }
+    pending_.pop_front();
+    // Two targets behind one BMC address (blades) run one after the other.
+    std::string bmc = bmc_of(i);
+    if (bmc_busy_[bmc]) {
+      waiting_on_bmc_[bmc].push_back(i);
+      continue;
+    }
+    if (admit_) {
+      std::string why;
+      if (!admit_(&why)) {
+        pending_.push_front(i);
+        stopped_ = true;
+        stop_reason_ = why;
+        end_pending(ErrorKind::NotAttempted, why);
+        return;
+      }
+    }
+    bmc_busy_[bmc] = true;
+    started_[i] = 1;
+    ++in_flight_;
+    start(i);
+  }
+}
+
+void Scheduler::start(std::size_t i) {
+  const Job& job = jobs_[i];
+  Backend* backend = backends_.find(job.target->protocol);
+  if (!backend) {
+    finish(i, Outcome::failure(ErrorKind::Config,
+                               fmt::format("protocol '{}' is not available in this build", job.target->protocol)));
+    return;
+  }
+  if (!job.credential) {
+    finish(i, Outcome::failure(ErrorKind::Config, "no credentials for this target"));
+    return;
+  }
+  auto slot = std::make_unique<Slot>(io_);
+  slot->started = Clock::now();
+  auto timeout = job.timeout.value_or(opts_.timeout);
+  auto deadline = slot->started + timeout;
+  if (opts_.deadline) deadline = std::min(deadline, run_start_ + *opts_.deadline);
+  slot->ctx = std::make_shared<JobContext>(JobContext{*job.target, job.credential, job.request, deadline,
+                                                      slot->signal.slot(), asio::cancellation_type::none,
+                                                      backend, io_.get_executor()});
+  slot->deadline.expires_at(deadline);
+  slot->deadline.async_wait([this, i](boost::system::error_code ec) {
+    if (ec || results_[i]) return;
+    cancel_job(i, asio::cancellation_type::total);
+  });
+  auto ctx = slot->ctx;
+  slots_[i] = std::move(slot);
+  // The guard makes completion exactly-once even if a backend misbehaves.
+  runner_(ctx, [this, i, ctx](Outcome o) {
+    asio::post(io_, [this, i, o = std::move(o)]() mutable { finish(i, std::move(o)); });
+  });
+}
+
+void Scheduler::cancel_job(std::size_t i, asio::cancellation_type t) {
+  auto* s = slots_[i].get();
+  if (!s || results_[i]) return;
+  if (s->cancel_type == asio::cancellation_type::none || t == asio::cancellation_type::terminal) {
+    s->cancel_type = t;
+    s->ctx->cancelled = t;
+    s->signal.emit(t);
+  }
+  // A backend that ignores cancellation is completed by the scheduler after the grace.
+  s->grace.expires_after(opts_.grace);
+  s->grace.async_wait([this, i](boost::system::error_code ec) {
+    if (ec || results_[i]) return;
+    auto* sl = slots_[i].get();
+    if (sl && sl->cancel_type == asio::cancellation_type::terminal)
+      finish(i, Outcome::failure(ErrorKind::Interrupted, "interrupted while waiting for the BMC"));
+    else
+      finish(i, Outcome::failure(ErrorKind::Timeout,
+                                 fmt::format("no result within {}", format_duration(jobs_[i].timeout.value_or(opts_.timeout)))));
+  });
+}
+
+void Scheduler::finish(std::size_t i, Outcome o) {
+  if (results_[i]) return;  // late completion after a forced one: ignored
+  auto* s = slots_[i].get();
+  if (s) {
+    o.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - s->started);
+    if (!o.ok() && s->cancel_type == asio::cancellation_type::terminal) {
+      o.error = ErrorKind::Interrupted;
+    } else if (!o.ok() && s->cancel_type == asio::cancellation_type::total && !s->cancel_reason.empty()) {
+      o.reason = s->cancel_reason + ": " + o.reason;
+    }
+    s->deadline.cancel();
+    s->grace.cancel();
+  }
+  results_[i] = std::move(o);
+  ++completed_;
+  if (started_[i]) {
+    --in_flight_;
+    std::string bmc = bmc_of(i);
+    bmc_busy_[bmc] = false;
+    auto w = waiting_on_bmc_.find(bmc);
+    if (w != waiting_on_bmc_.end() && !w->second.empty()) {
+      pending_.push_front(w->second.front());
+      w->second.pop_front();
+    }
+  }
+  if (on_result_) on_result_(i, *results_[i]);
+  pump();
+}
+
+void Scheduler::end_pending(ErrorKind k, const std::string& reason) {
+  std::vector<std::size_t> left(pending_.begin(), pending_.end());
+  pending_.clear();
+  for (auto& [bmc, q] : waiting_on_bmc_) {
+    left.insert(left.end(), q.begin(), q.end());
+    q.clear();
+  }
+  for (auto i : left) {
+    if (results_[i]) continue;
+    results_[i] = Outcome::failure(k, reason);
+    ++completed_;
+    if (on_result_) on_result_(i, *results_[i]);
+  }
+}
+
+void Scheduler::on_run_deadline() {
+  stopped_ = true;
+  stop_reason_ = "the run deadline passed before it started";
+  end_pending(ErrorKind::NotAttempted, stop_reason_);
+  for (std::size_t i = 0; i < jobs_.size(); ++i)
+    if (slots_[i] && !results_[i]) {
+      slots_[i]->cancel_reason = "run deadline reached";
+      cancel_job(i, asio::cancellation_type::total);
+    }
+}
+
+void Scheduler::interrupt() {
+  if (interrupted_) return;
+  interrupted_ = true;
+  stopped_ = true;
+  if (start_timer_) start_timer_->cancel();
+  end_pending(ErrorKind::NotAttempted, "interrupted before it started");
+  for (std::size_t i = 0; i < slots_.size(); ++i)
+    if (slots_[i] && !results_[i]) cancel_job(i, asio::cancellation_type::terminal);
+}
+
+}  // namespace fleetpower

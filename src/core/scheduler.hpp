@@ -1,0 +1,120 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <deque>
+#include <functional>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "core/backend.hpp"
+
+namespace fleetpower {
+
+struct SchedulerOptions {
+  std::size_t fanout = 256;                 ///< operations in flight at once
+  static constexpr std::size_t kMaxFanout = 16384;
+  Millis timeout{std::chrono::seconds(10)};  ///< per target
+  std::optional<Millis> deadline;            ///< whole run, from run() start
+  /// After a cancellation, how long a backend gets to finish before the scheduler completes
+  /// the target itself (and ignores the late completion).
+  Millis grace{std::chrono::milliseconds(750)};
+};
+
+/// One target's work within a run.
+struct Job {
+  const Target* target = nullptr;
+  const Credential* credential = nullptr;
+  Request request;
+  std::optional<Outcome> preset;  ///< decided before the run (e.g. a config error): not started
+  Millis not_before{0};           ///< earliest start, relative to run start (power plans)
+  std::optional<Millis> timeout;  ///< overrides SchedulerOptions::timeout for this job
+};
+
+/// What a runner gets for one job.  Lives until the job completes.
+struct JobContext {
+  const Target& target;
+  const Credential* credential;
+  Request request;
+  Clock::time_point deadline;
+  asio::cancellation_slot cancel;  ///< hand to the current backend op or wait
+  /// Set once the scheduler has cancelled this job (none otherwise).
+  asio::cancellation_type cancelled = asio::cancellation_type::none;
+  Backend* backend;
+  asio::any_io_executor executor;
+};
+
+/// How one job is carried out: by default one backend operation; fleet operations
+/// (verification, soft-then-force) compose several.  Must call `done` exactly once.
+using Runner = std::function<void(std::shared_ptr<JobContext>, CompletionFn)>;
+
+/// One event loop, a fan-out window, at most one operation per BMC at a time, per-target
+/// and whole-run deadlines, and interruption.
+class Scheduler {
+ public:
+  Scheduler(asio::io_context& io, const BackendRegistry& backends, SchedulerOptions opts);
+  ~Scheduler();
+  Scheduler(const Scheduler&) = delete;
+  Scheduler& operator=(const Scheduler&) = delete;
+
+  void set_runner(Runner r) { runner_ = std::move(r); }
+  /// Called on the loop thread as each job completes (streaming output, journal, progress).
+  void on_result(std::function<void(std::size_t, const Outcome&)> f) { on_result_ = std::move(f); }
+  /// Checked before each start; returning false stops new starts (max-fail).  The reason is
+  /// reported on the targets left `not attempted`.
+  void set_admission(std::function<bool(std::string*)> f) { admit_ = std::move(f); }
+
+  /// Runs the jobs to completion on `io` (calls io.run()); one Outcome per job, same order.
+  std::vector<Outcome> run(std::vector<Job> jobs);
+
+  /// Ctrl-C: stop starting, cancel everything in flight (terminal); in-flight targets end
+  /// `interrupted`, the rest `not attempted`.  Safe to call from a signal_set handler.
+  void interrupt();
+  bool interrupted() const { return interrupted_; }
+
+  std::size_t in_flight() const { return in_flight_; }
+  std::size_t completed() const { return completed_; }
+  std::size_t total() const { return jobs_.size(); }
+
+ private:
+  struct Slot;
+  void pump();
+  void start(std::size_t i);
+  void finish(std::size_t i, Outcome o);
+  void cancel_job(std::size_t i, asio::cancellation_type t);
+  void end_pending(ErrorKind k, const std::string& reason);
+  void on_run_deadline();
+  std::string bmc_of(std::size_t i) const;
+
+  asio::io_context& io_;
+  const BackendRegistry& backends_;
+  SchedulerOptions opts_;
+  Runner runner_;
+  std::function<void(std::size_t, const Outcome&)> on_result_;
+  std::function<bool(std::string*)> admit_;
+
+  std::vector<Job> jobs_;
+  std::vector<std::optional<Outcome>> results_;
+  std::vector<std::unique_ptr<Slot>> slots_;
+  std::vector<char> started_;
+  std::vector<std::unique_ptr<Slot>> retired_;
+  std::deque<std::size_t> pending_;  // ready to start, in order
+  std::map<std::string, std::deque<std::size_t>> waiting_on_bmc_;
+  std::map<std::string, bool> bmc_busy_;
+  std::size_t in_flight_ = 0;
+  std::size_t completed_ = 0;
+  bool interrupted_ = false;
+  bool stopped_ = false;  ///< no more starts (deadline, interrupt, admission)
+  std::string stop_reason_;
+  Clock::time_point run_start_;
+  std::unique_ptr<asio::steady_timer> run_timer_;
+  std::unique_ptr<asio::steady_timer> start_timer_;
+};
+
+}  // namespace fleetpower

@@ -1,0 +1,111 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/test_backend.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include "core/duration.hpp"
+
+namespace fleetpower {
+
+namespace {
+ErrorKind parse_kind(std::string_view s) {
+  for (auto k : {ErrorKind::NoResponse, ErrorKind::Timeout, ErrorKind::Auth, ErrorKind::Privilege,
+                 ErrorKind::Unsupported, ErrorKind::Busy, ErrorKind::Protocol, ErrorKind::Tls,
+                 ErrorKind::Connection, ErrorKind::BmcError})
+    if (error_kind_name(k) == s) return k;
+  return ErrorKind::BmcError;
+}
+}  // namespace
+
+TestBackend::TestBackend(asio::any_io_executor ex) : ex_(std::move(ex)) {}
+TestBackend::~TestBackend() = default;
+
+PowerState TestBackend::state_of(const std::string& target) const {
+  auto it = nodes_.find(target);
+  if (it == nodes_.end()) return PowerState::Unknown;
+  const Node& n = it->second;
+  if (n.settled != n.target && Clock::now() < n.settles_at)
+    return n.target == PowerState::On ? PowerState::PoweringOn : PowerState::PoweringOff;
+  return n.target;
+}
+
+Outcome TestBackend::apply(const OpContext& ctx, Node& n) {
+  const Target& t = ctx.target;
+  if (!n.initialised) {
+    n.initialised = true;
+    n.settled = n.target = t.var_or("test_state", "off") == "on" ? PowerState::On : PowerState::Off;
+  }
+  if (auto* f = t.var("test_fail")) {
+    auto colon = f->find(':');
+    std::string kind = f->substr(0, colon);
+    std::string msg = colon == std::string::npos ? fmt::format("scripted {} failure", kind) : f->substr(colon + 1);
+    return Outcome::failure(parse_kind(kind), msg);
+  }
+  auto now = Clock::now();
+  if (n.settled != n.target && now >= n.settles_at) n.settled = n.target;
+  auto transition = parse_duration(t.var_or("test_transition", "0")).value_or(Millis(0));
+  auto power = [&](PowerState to) {
+    events_.push_back({t.name, ctx.request.action, now});
+    n.settled = (n.settled != n.target) ? n.settled : n.target;
+    n.target = to;
+    n.settles_at = now + transition;
+    if (transition.count() == 0) n.settled = to;
+  };
+  switch (ctx.request.action) {
+    case Action::Status: {
+      auto st = state_of(t.name);
+      return Outcome::success(std::string(power_state_name(st)), st);
+    }
+    case Action::On:
+      power(PowerState::On);
+      return Outcome::success("ok");
+    case Action::Off:
+    case Action::Soft:
+      power(PowerState::Off);
+      return Outcome::success("ok");
+    case Action::Cycle:
+    case Action::Reset:
+      events_.push_back({t.name, ctx.request.action, now});
+      n.settled = n.target = PowerState::On;
+      return Outcome::success("ok");
+    case Action::Nmi:
+    case Action::Identify:
+      events_.push_back({t.name, ctx.request.action, now});
+      return Outcome::success("ok");
+    case Action::BootDev: {
+      events_.push_back({t.name, ctx.request.action, now});
+      auto o = Outcome::success(fmt::format("{} ({})", boot_device_name(ctx.request.bootdev),
+                                            ctx.request.persistent ? "persistent" : "next boot"));
+      return o;
+    }
+    case Action::Probe: {
+      auto o = Outcome::success("test");
+      o.facts = {{"vendor", "test"}, {"model", "scripted fake BMC"}};
+      return o;
+    }
+  }
+  return Outcome::failure(ErrorKind::Internal, "unhandled action");
+}
+
+void TestBackend::start(OpContext ctx, CompletionFn done) {
+  const Target& t = ctx.target;
+  auto timer = std::make_shared<asio::steady_timer>(ex_);
+  bool hang = t.var_or("test_hang", "false") == "true" || t.var_or("test_hang", "false") == "yes";
+  auto delay = parse_duration(t.var_or("test_delay", "2ms")).value_or(Millis(2));
+  if (hang) timer->expires_at(Clock::time_point::max());
+  else timer->expires_after(delay);
+  Node* node = &nodes_[t.name];
+  timer->async_wait(asio::bind_cancellation_slot(
+      ctx.cancel, [this, timer, ctx, node, done = std::move(done)](boost::system::error_code ec) {
+        if (ec) {
+          done(Outcome::failure(ErrorKind::Timeout, "timed out waiting for the test BMC's answer"));
+          return;
+        }
+        done(apply(ctx, *node));
+      }));
+}
+
+}  // namespace fleetpower

@@ -1,0 +1,49 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#pragma once
+
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "core/backend.hpp"
+
+namespace fleetpower {
+
+/// The deterministic fake BMC fleet behind `--protocol test` and the engine's unit tests.
+/// Behaviour is scripted per target through inventory keys:
+///   test_state: on|off          initial power state (default off)
+///   test_delay: DURATION        how long each operation takes (default 2ms)
+///   test_transition: DURATION   how long a power change stays "powering on/off" (default 0)
+///   test_fail: KIND[:message]   every operation fails with that error kind (auth, timeout, ...)
+///   test_hang: true             never answers: completes only when cancelled
+class TestBackend final : public Backend {
+ public:
+  struct Event {
+    std::string target;
+    Action action;
+    Clock::time_point at;
+  };
+  explicit TestBackend(asio::any_io_executor ex);
+  ~TestBackend() override;
+  std::string_view name() const override { return "test"; }
+  void start(OpContext ctx, CompletionFn done) override;
+
+  /// Power actions actually carried out, in order (checked by tests: never twice).
+  const std::vector<Event>& events() const { return events_; }
+  PowerState state_of(const std::string& target) const;
+
+ private:
+  struct Node {
+    bool initialised = false;
+    PowerState settled = PowerState::Off;
+    PowerState target = PowerState::Off;
+    Clock::time_point settles_at{};
+  };
+  Outcome apply(const OpContext& ctx, Node& n);
+  asio::any_io_executor ex_;
+  std::map<std::string, Node> nodes_;
+  std::vector<Event> events_;
+};
+
+}  // namespace fleetpower

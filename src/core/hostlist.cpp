@@ -391,28 +391,98 @@ class KeyStream {
 
 using RangeSet = std::vector<std::string_view>;  // sorted by num_less, unique
 
-// One-dimensional folding exactly as ClusterShell prints a RangeSet (autostep disabled):
-// walk the values in num_less order and cut a run when the next value is not the successor or
-// its padding does not fit the run (a run that starts zero-padded keeps that width; a run that
-// starts unpadded accepts only unpadded values).
+__extension__ typedef __int128 i128;  // GCC/Clang; digit runs up to 38 digits
+
+// Numeric difference b - a of two digit runs when both fit in 38 digits; otherwise 1 for a
+// successor and a fresh negative value (equal to nothing else) for anything else.
+class Differ {
+ public:
+  i128 operator()(std::string_view a, std::string_view b) {
+    if (a.size() <= 38 && b.size() <= 38) return value(b) - value(a);
+    if (is_successor(a, b)) return 1;
+    return --sentinel_;
+  }
+
+ private:
+  static i128 value(std::string_view d) {
+    i128 v = 0;
+    for (char c : d) v = v * 10 + (c - '0');
+    return v;
+  }
+  i128 sentinel_ = 0;
+};
+
+void append_item(const RangeSet& rs, std::size_t from, std::size_t to, bool* first,
+                 std::string* out) {
+  if (!*first) out->push_back(',');
+  *first = false;
+  out->append(rs[from]);
+  if (to > from) {
+    out->push_back('-');
+    out->append(rs[to]);
+  }
+}
+
+void append_singles(const RangeSet& rs, std::size_t from, std::size_t to_excl, bool* first,
+                    std::string* out) {
+  for (std::size_t k = from; k < to_excl; ++k) append_item(rs, k, k, first, out);
+}
+
+// One-dimensional folding exactly as ClusterShell 1.9 prints a RangeSet (autostep disabled,
+// RangeSet._slices_padding). Values are walked in num_less order. The state is the start of
+// the current chain, the padding of the element that opened it, and the step of the chain.
+// A chain is cut when the next value's padding does not fit the state (a zero-padded state
+// accepts only values of its width, an unpadded one only unpadded values) or when it breaks
+// the step. Contiguous chains print as "a-b"; chains with a larger step print as singles, and
+// there nodeset restarts the chain at the last value *without* taking that value's padding: so
+// in "07,98,99,100" the chain 98-99 still carries the width 2 of "07" and 100 cannot join it
+// ("07,98-99,100"). The output strings are always the original digit runs.
 void fold_1d(const RangeSet& rs, std::string* out) {
-  std::size_t i = 0;
+  if (rs.empty()) return;
+  constexpr i128 kNone = 0;  // steps are >= 1 or negative sentinels, never 0
+  Differ diff;
   bool first = true;
-  while (i < rs.size()) {
-    std::size_t j = i;
-    const bool pad = num_padded(rs[i]);
-    const std::size_t width = rs[i].size();
-    while (j + 1 < rs.size() && is_successor(rs[j], rs[j + 1]) &&
-           (pad ? rs[j + 1].size() == width : !num_padded(rs[j + 1])))
-      ++j;
-    if (!first) out->push_back(',');
-    first = false;
-    out->append(rs[i]);
-    if (j > i) {
-      out->push_back('-');
-      out->append(rs[j]);
+  std::size_t cs = 0, last = 0;
+  bool st_padded = num_padded(rs[0]);
+  std::size_t st_pad = rs[0].size();
+  i128 step = kNone;
+  for (std::size_t i = 1; i < rs.size(); ++i) {
+    const std::string_view s = rs[i];
+    const bool pm = st_padded ? s.size() != st_pad : num_padded(s);
+    i128 d = kNone;
+    bool sm = false;
+    if (!pm) {
+      d = diff(rs[last], s);
+      sm = step != kNone && step != d;
     }
-    i = j + 1;
+    if (pm || sm) {
+      const bool stepped = step == kNone || step == 1;
+      if (stepped) {
+        append_item(rs, cs, last, &first, out);
+        cs = i;
+        st_padded = num_padded(s);
+        st_pad = s.size();
+      } else {
+        append_singles(rs, cs, pm ? last + 1 : last, &first, out);
+        if (pm) {
+          cs = i;
+          st_padded = num_padded(s);
+          st_pad = s.size();
+        } else {
+          cs = last;
+        }
+      }
+      step = sm ? d : kNone;
+      last = i;
+      continue;
+    }
+    step = d;
+    last = i;
+  }
+  if (step == kNone || step == 1) {
+    append_item(rs, cs, last, &first, out);
+  } else {
+    append_singles(rs, cs, last + 1, &first, out);
   }
 }
 

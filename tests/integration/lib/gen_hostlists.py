@@ -16,8 +16,18 @@ given: several prefixes and suffixes, zero-padded and unpadded numbers mixed (no
 are distinct), gaps, digitless names. Expressions are written the long way round on purpose:
 ranges split, shuffled, overlapping, with steps and duplicates, so the parser is exercised and
 not only fed canonical output.
+
+    gen_hostlists.py gen [--seed S] [--count N] [--multidim] [--check-cli N] > cases.tsv
+    gen_hostlists.py cli --fleetpower PATH --cases cases.tsv --workdir DIR
+
+`cli` runs every case through the real fleetpower binary: cases are batched, one generated
+inventory per batch whose `hosts` is the union of the batch's sets, then for each case
+`fleetpower -i INV list EXPR` must print the nodeset -f line and
+`fleetpower -i INV list --expand EXPR` the nodeset -e names, one per line, in nodeset's order.
 """
 import argparse
+import concurrent.futures
+import os
 import random
 import subprocess
 import sys
@@ -41,6 +51,10 @@ def pick_values(rng, width):
     """A random set of integers with runs and gaps, representable in `width` digits."""
     limit = 10 ** width - 1 if width else rng.choice([20, 150, 1200, 20000])
     lo = rng.randint(0, max(0, limit // 2))
+    if rng.random() < 0.4:
+        # start just below a power of ten, where widths change (9 -> 10, 099 -> 100)
+        top = width if width else len(str(limit)) - 1
+        lo = max(0, 10 ** rng.randint(1, max(1, top)) - rng.randint(1, 12))
     values = set()
     cur = lo
     for _ in range(rng.randint(1, 12)):
@@ -132,14 +146,7 @@ def one_case(rng, multidim):
     return ",".join(exprs)
 
 
-def main():
-    ap = argparse.ArgumentParser()
-    ap.add_argument("--seed", type=int, default=20261126)
-    ap.add_argument("--count", type=int, default=2000)
-    ap.add_argument("--multidim", action="store_true", help="also names like r1n01")
-    ap.add_argument("--check-cli", type=int, default=0, metavar="N",
-                    help="cross-check the first N cases with the real nodeset command")
-    args = ap.parse_args()
+def cmd_gen(args):
     rng = random.Random(args.seed)
     out = sys.stdout
     for i in range(args.count):
@@ -150,12 +157,103 @@ def main():
         if i < args.check_cli:
             e = subprocess.run(["nodeset", "-e", expr], capture_output=True, text=True, check=True)
             f = subprocess.run(["nodeset", "-f", expr], capture_output=True, text=True, check=True)
-            if e.stdout.strip() != expanded or f.stdout.strip() != folded:
+            if e.stdout.split() != expanded.split(" ") or f.stdout.strip() != folded:
                 sys.stderr.write("gen_hostlists: nodeset command disagrees with the library on %r\n"
                                  % expr)
-                sys.exit(1)
+                return 1
         out.write("%s\t%s\t%s\n" % (expr, expanded, folded))
+    return 0
+
+
+def read_cases(path):
+    cases = []
+    with open(path) as f:
+        for line in f:
+            expr, expanded, folded = line.rstrip("\n").split("\t")
+            cases.append((expr, expanded.split(" "), folded))
+    return cases
+
+
+def run_case(fleetpower, inv, case):
+    """Returns a list of problems (empty when fleetpower agrees with nodeset)."""
+    expr, expanded, folded = case
+    problems = []
+    for mode, argv in (("folded", [fleetpower, "-i", inv, "list", expr]),
+                       ("expanded", [fleetpower, "-i", inv, "list", "--expand", expr])):
+        try:
+            p = subprocess.run(argv, capture_output=True, text=True, timeout=60,
+                               stdin=subprocess.DEVNULL)
+        except subprocess.TimeoutExpired:
+            problems.append("%s: timed out: %s" % (mode, " ".join(argv)))
+            continue
+        if p.returncode != 0:
+            problems.append("%s: exit %d: %s\n  stderr: %s" %
+                            (mode, p.returncode, " ".join(argv), p.stderr.strip()[:500]))
+            continue
+        if mode == "folded":
+            got = p.stdout.strip()
+            if got != folded:
+                problems.append("folded: %s\n  nodeset -f: %s\n  fleetpower: %s" %
+                                (expr, folded[:400], got[:400]))
+        else:
+            got = p.stdout.split()
+            if got != expanded:
+                first = next((i for i, (a, b) in enumerate(zip(got, expanded)) if a != b),
+                             min(len(got), len(expanded)))
+                problems.append("expanded: %s\n  nodeset -e: %d names, fleetpower: %d names; "
+                                "first difference at #%d: nodeset %r, fleetpower %r" %
+                                (expr, len(expanded), len(got), first,
+                                 expanded[first] if first < len(expanded) else None,
+                                 got[first] if first < len(got) else None))
+    return problems
+
+
+def cmd_cli(args):
+    cases = read_cases(args.cases)
+    bad = 0
+    checked = 0
+    jobs = max(1, args.jobs)
+    with concurrent.futures.ThreadPoolExecutor(max_workers=jobs) as pool:
+        for b in range(0, len(cases), args.batch):
+            batch = cases[b:b + args.batch]
+            union = NodeSet()
+            for expr, _, _ in batch:
+                union.update(expr)
+            inv = os.path.join(args.workdir, "inventory-%d.yaml" % (b // args.batch))
+            with open(inv, "w") as f:
+                f.write("groups:\n  all_nodes:\n    hosts: \"%s\"\n"
+                        "    bmc: \"{host}-bmc\"\n    protocol: test\n" % union)
+            for case, problems in zip(batch, pool.map(lambda c: run_case(args.fleetpower, inv, c),
+                                                      batch)):
+                checked += 1
+                if problems:
+                    bad += 1
+                    if bad <= args.show:
+                        for p in problems:
+                            sys.stderr.write("MISMATCH %s\n" % p)
+    print("fleetpower list vs nodeset: %d sets, %d disagree" % (checked, bad))
+    return 1 if bad or not checked else 0
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    sub = ap.add_subparsers(dest="cmd", required=True)
+    g = sub.add_parser("gen", help="write cases (expression, nodeset -e, nodeset -f)")
+    g.add_argument("--seed", type=int, default=20261126)
+    g.add_argument("--count", type=int, default=2000)
+    g.add_argument("--multidim", action="store_true", help="also names like r1n01")
+    g.add_argument("--check-cli", type=int, default=0, metavar="N",
+                   help="cross-check the first N cases with the real nodeset command")
+    c = sub.add_parser("cli", help="compare fleetpower list with the cases")
+    c.add_argument("--fleetpower", required=True)
+    c.add_argument("--cases", required=True)
+    c.add_argument("--workdir", required=True)
+    c.add_argument("--batch", type=int, default=25, help="sets per generated inventory")
+    c.add_argument("--jobs", type=int, default=2)
+    c.add_argument("--show", type=int, default=10, help="mismatching sets to print")
+    args = ap.parse_args()
+    return cmd_gen(args) if args.cmd == "gen" else cmd_cli(args)
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

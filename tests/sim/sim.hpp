@@ -1,0 +1,156 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// fleetpower-sim: shared declarations.
+#pragma once
+
+#include <boost/json.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace fleetpower::sim {
+
+using Clock = std::chrono::steady_clock;
+using Millis = std::chrono::milliseconds;
+
+/// "500ms", "2s", "1m", "1.5s", bare number = seconds.  Returns false on bad input.
+bool parse_duration(std::string_view s, Millis* out);
+
+// ---------------------------------------------------------------------------------------------
+// Personality: one Redfish tree, parsed once and shared by every BMC that serves it.
+
+/// One ComputerSystem of a tree, with what the state machine needs.
+struct SystemTemplate {
+  std::string id;            ///< "437XR1138R2"
+  std::string path;          ///< "/redfish/v1/Systems/437XR1138R2"
+  std::string reset_target;  ///< POST target of #ComputerSystem.Reset ("" = none)
+  std::vector<std::string> reset_allowed;  ///< allowed ResetType values (never empty if target)
+  std::string reset_allowed_source;        ///< "inline", "actioninfo", "default"
+  boost::json::object base;  ///< the resource as served by the tree
+  std::string power_initial; ///< PowerState found in the tree ("On" when absent)
+  std::vector<std::string> boot_targets;  ///< BootSourceOverrideTarget allowable ("" = any)
+  bool has_boot = false;
+  bool has_indicator_led = false;
+  bool has_location_indicator = false;
+};
+
+struct Personality {
+  std::string name;    ///< "rackmount", "blade", or the mockup directory name
+  std::string source;  ///< "builtin" or the directory path
+  /// Static resources: normalized path ("/redfish/v1/Chassis/1U") -> serialized JSON body.
+  std::unordered_map<std::string, std::string> raw;
+  std::vector<SystemTemplate> systems;
+  std::string sessions_path = "/redfish/v1/SessionService/Sessions";
+  std::string session_service_path = "/redfish/v1/SessionService";
+  std::string vendor;          ///< from the service root (Vendor / Oem key / Product)
+  bool hpe_envelope = false;   ///< iLO style: success replies wrapped in an "error" object
+  std::unordered_map<std::string, std::size_t> reset_targets;  ///< target path -> system index
+  std::unordered_map<std::string, std::size_t> system_paths;   ///< system path -> index
+};
+
+/// Strip query/fragment, collapse a trailing slash; "/redfish/v1/" -> "/redfish/v1".
+std::string normalize_path(std::string_view target);
+
+/// Load a mockup directory (short form `<dir>/<path>/index.json`, or `<dir>/redfish/v1/...`).
+bool load_mockup_dir(const std::string& dir, Personality* out, std::string* err);
+/// Built-in personalities: "rackmount", "blade".  Returns false for an unknown name.
+bool load_builtin(const std::string& name, Personality* out, std::string* err);
+/// After `raw` is filled: find systems, reset targets, allowed values, session paths, vendor.
+bool index_personality(Personality* p, std::string* err);
+std::vector<std::string> builtin_names();
+
+// ---------------------------------------------------------------------------------------------
+// Faults: per-BMC knobs.
+
+struct Faults {
+  Millis latency{0};          ///< latency=2s: delay every response
+  bool hang = false;          ///< hang: read requests, never answer
+  bool blackhole = false;     ///< blackhole: accept TCP, never speak (no TLS handshake)
+  bool down = false;          ///< down: do not listen at all (connection refused)
+  int http_status = 0;        ///< httpNNN: answer every request with that status
+  int busy_retry_after = -1;  ///< busy[=SECS]: 503 with Retry-After
+  bool unauth = false;        ///< unauth: every authenticated request gets 401
+  bool garbage = false;       ///< garbage: 200 with malformed JSON
+  bool reset = false;         ///< reset: reset the TCP connection instead of answering
+  Millis trickle{0};          ///< trickle[=INTERVAL]: send the reply a few bytes at a time
+  std::size_t trickle_chunk = 8;
+  bool tasks = false;         ///< tasks: Reset answers 202 with a task monitor
+  bool stuck = false;         ///< stuck: power transitions never finish (PoweringOn forever)
+  bool ignore_reset = false;  ///< ignore-reset: Reset answers success but does nothing
+  bool nobasic = false;       ///< nobasic: Basic auth refused (sessions only)
+  bool nosession = false;     ///< nosession: POST Sessions refused (Basic only)
+  std::string etag_mode = "exact";  ///< etag=exact|strong|none|required
+  int session_limit = -1;     ///< session-limit=K: overrides --session-limit
+  long times = -1;            ///< times=K: error faults apply to the first K requests only
+  std::string cert;           ///< cert=expired|selfsigned|wrongname (at start only)
+
+  bool error_faults() const {
+    return hang || http_status || busy_retry_after >= 0 || unauth || garbage || reset ||
+           trickle.count() > 0 || latency.count() > 0;
+  }
+  std::string describe() const;
+};
+
+/// Parse "3:hang,5:latency=2s,7-9:http500+times=2,*:tasks" into (first,last,faults) entries
+/// (1-based inclusive BMC indexes; "*" = all).  Knob "none" clears.  Returns false with *err.
+struct FaultRule {
+  std::size_t first = 1, last = 0;  ///< last == 0: up to N
+  Faults faults;
+  bool clear = false;
+};
+bool parse_faults(std::string_view spec, std::vector<FaultRule>* out, std::string* err);
+
+// ---------------------------------------------------------------------------------------------
+// Certificates
+
+struct CertSet;  // opaque, OpenSSL-backed
+struct CertRequest {
+  std::string ip;    ///< IP SAN
+  std::string kind;  ///< "", "expired", "selfsigned", "wrongname"
+};
+/// Generates a CA and one server certificate per request.  Writes the CA PEM to ca_path.
+std::shared_ptr<CertSet> make_certs(const std::vector<CertRequest>& reqs, const std::string& ca_path,
+                                    std::string* err);
+/// SHA-256 fingerprint "AA:BB:..." of server cert i.
+std::string cert_fingerprint(const CertSet& c, std::size_t i);
+/// Native X509* / EVP_PKEY* for cert i (void* to keep OpenSSL out of this header).
+void* cert_x509(const CertSet& c, std::size_t i);
+void* cert_key(const CertSet& c, std::size_t i);
+
+// ---------------------------------------------------------------------------------------------
+// Server
+
+struct Config {
+  std::size_t count = 0;
+  std::string address_base = "127.20.0.1";
+  unsigned port = 443;
+  bool port_per_bmc = false;
+  std::vector<std::string> mockups;  ///< dirs or builtin names; BMCs split in blocks
+  bool http = false;
+  std::string inventory_out, credentials_out, state_dir;
+  std::string faults;
+  Millis on_delay{2000}, off_delay{2000};
+  std::string initial_power = "tree";  ///< tree|on|off
+  int session_limit = 16;
+  Millis session_timeout{600000};
+  std::string host_prefix = "rf";
+  std::string group_prefix;  ///< default: personality name
+  std::string username = "admin";
+  std::string password;      ///< from $FLEETPOWER_SIM_PASSWORD or random
+  int max_conns_per_bmc = 64;
+  int max_conns_total = 0;   ///< 0: derived from RLIMIT_NOFILE
+  Millis idle_timeout{60000};
+  Millis hang_timeout{600000};
+  bool quiet = false;
+};
+
+/// Runs the simulator until SIGTERM/SIGINT.  Returns the process exit code.
+int run_server(const Config& cfg);
+
+}  // namespace fleetpower::sim

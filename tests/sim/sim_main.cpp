@@ -1,0 +1,176 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// fleetpower-sim: command line.
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+#include <string>
+#include <string_view>
+
+#include "sim.hpp"
+
+namespace {
+
+const char* kUsage = R"(usage: fleetpower-sim --redfish N --state-dir DIR [options]
+
+Serves N simulated Redfish BMCs from one process (one event loop), over HTTPS with a CA it
+generates (DIR/ca.pem), or plain HTTP with --http.  Prints "ready" on stdout once every BMC
+listens; runs until SIGTERM/SIGINT.
+
+  --redfish N             number of BMCs (1..20000)
+  --address-base ADDR     first loopback address (default 127.20.0.1); one address per BMC,
+                          incremented, skipping .0 and .255
+  --port P                TCP port (default 443)
+  --port-per-bmc          all BMCs on ADDR, ports P, P+1, ... instead of one address each
+  --mockup DIR|NAME       tree to serve: a mockup directory (short form <dir>/<path>/index.json)
+                          or a built-in personality: rackmount (default), blade.  Repeatable:
+                          BMCs are split into contiguous blocks, one per tree
+  --http                  plain HTTP instead of HTTPS
+  --inventory-out FILE    write a fleetpower inventory for the fleet
+  --credentials-out FILE  write the credentials file (mode 0600; entry "sim")
+  --state-dir DIR         events.jsonl, state.json, bmcs.tsv, ca.pem, control FIFO
+  --faults SPEC           fault knobs, e.g. "3:hang,5:latency=2s,7-9:http500+times=2" (see README)
+  --power-on-delay DUR    PoweringOn duration (default 2s)
+  --power-off-delay DUR   PoweringOff duration of a graceful shutdown (default 2s)
+  --initial-power P       tree (default) | on | off
+  --session-limit K       sessions per BMC (default 16)
+  --session-timeout DUR   idle session expiry (default 10m)
+  --host-prefix P         node names P0001... (default rf)
+  --username U            account name (default admin); the password comes from
+                          $FLEETPOWER_SIM_PASSWORD or is generated
+  --max-conns-per-bmc K   default 64
+  --idle-timeout DUR      keep-alive idle timeout (default 60s)
+  --hang-timeout DUR      how long hung connections are held (default 10m)
+  --quiet                 no start-up line on stderr
+)";
+
+bool need(int& i, int argc, char** argv, std::string* out) {
+  if (i + 1 >= argc) {
+    std::fprintf(stderr, "fleetpower-sim: %s needs a value\n", argv[i]);
+    return false;
+  }
+  *out = argv[++i];
+  return true;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  using namespace fleetpower::sim;
+  Config cfg;
+  std::string v;
+  auto dur = [&](const char* opt, Millis* out) {
+    if (!parse_duration(v, out)) {
+      std::fprintf(stderr, "fleetpower-sim: %s: bad duration '%s' (e.g. 500ms, 2s)\n", opt, v.c_str());
+      return false;
+    }
+    return true;
+  };
+  auto num = [&](const char* opt, long lo, long hi, long* out) {
+    char* end = nullptr;
+    long n = std::strtol(v.c_str(), &end, 10);
+    if (v.empty() || *end || n < lo || n > hi) {
+      std::fprintf(stderr, "fleetpower-sim: %s: expected a number in %ld..%ld\n", opt, lo, hi);
+      return false;
+    }
+    *out = n;
+    return true;
+  };
+  for (int i = 1; i < argc; ++i) {
+    std::string_view a = argv[i];
+    // --opt=value form
+    std::string inline_val;
+    bool has_inline = false;
+    if (a.rfind("--", 0) == 0)
+      if (auto eq = a.find('='); eq != std::string_view::npos) {
+        inline_val = std::string(a.substr(eq + 1));
+        a = a.substr(0, eq);
+        has_inline = true;
+      }
+    auto val = [&]() {
+      if (has_inline) {
+        v = inline_val;
+        return true;
+      }
+      return need(i, argc, argv, &v);
+    };
+    long n = 0;
+    if (a == "-h" || a == "--help") {
+      std::fputs(kUsage, stdout);
+      return 0;
+    } else if (a == "--redfish") {
+      if (!val() || !num("--redfish", 1, 20000, &n)) return 2;
+      cfg.count = static_cast<std::size_t>(n);
+    } else if (a == "--address-base") {
+      if (!val()) return 2;
+      cfg.address_base = v;
+    } else if (a == "--port") {
+      if (!val() || !num("--port", 1, 65535, &n)) return 2;
+      cfg.port = static_cast<unsigned>(n);
+    } else if (a == "--port-per-bmc") {
+      cfg.port_per_bmc = true;
+    } else if (a == "--mockup") {
+      if (!val()) return 2;
+      cfg.mockups.push_back(v);
+    } else if (a == "--http") {
+      cfg.http = true;
+    } else if (a == "--inventory-out") {
+      if (!val()) return 2;
+      cfg.inventory_out = v;
+    } else if (a == "--credentials-out") {
+      if (!val()) return 2;
+      cfg.credentials_out = v;
+    } else if (a == "--state-dir") {
+      if (!val()) return 2;
+      cfg.state_dir = v;
+    } else if (a == "--faults") {
+      if (!val()) return 2;
+      cfg.faults = v;
+    } else if (a == "--power-on-delay") {
+      if (!val() || !dur("--power-on-delay", &cfg.on_delay)) return 2;
+    } else if (a == "--power-off-delay") {
+      if (!val() || !dur("--power-off-delay", &cfg.off_delay)) return 2;
+    } else if (a == "--initial-power") {
+      if (!val()) return 2;
+      if (v != "tree" && v != "on" && v != "off") {
+        std::fprintf(stderr, "fleetpower-sim: --initial-power tree|on|off\n");
+        return 2;
+      }
+      cfg.initial_power = v;
+    } else if (a == "--session-limit") {
+      if (!val() || !num("--session-limit", 0, 100000, &n)) return 2;
+      cfg.session_limit = static_cast<int>(n);
+    } else if (a == "--session-timeout") {
+      if (!val() || !dur("--session-timeout", &cfg.session_timeout)) return 2;
+    } else if (a == "--host-prefix") {
+      if (!val()) return 2;
+      cfg.host_prefix = v;
+    } else if (a == "--username") {
+      if (!val()) return 2;
+      cfg.username = v;
+    } else if (a == "--max-conns-per-bmc") {
+      if (!val() || !num("--max-conns-per-bmc", 1, 100000, &n)) return 2;
+      cfg.max_conns_per_bmc = static_cast<int>(n);
+    } else if (a == "--idle-timeout") {
+      if (!val() || !dur("--idle-timeout", &cfg.idle_timeout)) return 2;
+    } else if (a == "--hang-timeout") {
+      if (!val() || !dur("--hang-timeout", &cfg.hang_timeout)) return 2;
+    } else if (a == "--quiet" || a == "-q") {
+      cfg.quiet = true;
+    } else {
+      std::fprintf(stderr, "fleetpower-sim: unknown option '%s' (see --help)\n", argv[i]);
+      return 2;
+    }
+  }
+  if (cfg.count == 0 || cfg.state_dir.empty()) {
+    std::fputs(kUsage, stderr);
+    return 2;
+  }
+  if (const char* pw = std::getenv("FLEETPOWER_SIM_PASSWORD"); pw && *pw) cfg.password = pw;
+  std::vector<FaultRule> rules;
+  std::string err;
+  if (!parse_faults(cfg.faults, &rules, &err)) {
+    std::fprintf(stderr, "fleetpower-sim: --faults: %s\n", err.c_str());
+    return 2;
+  }
+  return run_server(cfg);
+}

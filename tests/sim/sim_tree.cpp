@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// fleetpower-sim: loading a Redfish tree (mockup directory) and indexing what the simulated
+// BMC needs from it: systems, reset targets and their allowed values, session paths, vendor.
+#include <cctype>
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "sim.hpp"
+
+namespace fleetpower::sim {
+
+namespace fs = std::filesystem;
+namespace json = boost::json;
+
+bool parse_duration(std::string_view s, Millis* out) {
+  if (s.empty()) return false;
+  std::size_t i = 0;
+  while (i < s.size() && (std::isdigit(static_cast<unsigned char>(s[i])) || s[i] == '.')) ++i;
+  if (i == 0) return false;
+  double v = 0;
+  try {
+    v = std::stod(std::string(s.substr(0, i)));
+  } catch (...) {
+    return false;
+  }
+  std::string_view unit = s.substr(i);
+  double ms = 0;
+  if (unit.empty() || unit == "s") ms = v * 1000;
+  else if (unit == "ms") ms = v;
+  else if (unit == "m") ms = v * 60000;
+  else if (unit == "h") ms = v * 3600000;
+  else return false;
+  if (ms < 0 || ms > 1e10) return false;
+  *out = Millis(static_cast<long long>(ms));
+  return true;
+}
+
+std::string normalize_path(std::string_view target) {
+  auto q = target.find_first_of("?#");
+  if (q != std::string_view::npos) target = target.substr(0, q);
+  std::string p(target);
+  // Collapse duplicate slashes.
+  std::string outp;
+  outp.reserve(p.size());
+  for (char c : p) {
+    if (c == '/' && !outp.empty() && outp.back() == '/') continue;
+    outp.push_back(c);
+  }
+  while (outp.size() > 1 && outp.back() == '/') outp.pop_back();
+  return outp;
+}
+
+namespace {
+
+constexpr std::uintmax_t kMaxFileBytes = 8u << 20;   // one resource
+constexpr std::uintmax_t kMaxTreeBytes = 256u << 20; // a whole tree
+
+bool read_file(const fs::path& p, std::string* out) {
+  std::ifstream f(p, std::ios::binary);
+  if (!f) return false;
+  std::ostringstream ss;
+  ss << f.rdbuf();
+  *out = ss.str();
+  return true;
+}
+
+const json::object* obj_at(const json::value& v, std::string_view key) {
+  if (!v.is_object()) return nullptr;
+  auto* p = v.as_object().if_contains(key);
+  return p && p->is_object() ? &p->as_object() : nullptr;
+}
+
+std::string odata_id(const json::value* v) {
+  if (!v || !v->is_object()) return {};
+  auto* id = v->as_object().if_contains("@odata.id");
+  if (!id || !id->is_string()) return {};
+  return normalize_path(std::string(id->as_string()));
+}
+
+std::optional<json::value> parse_raw(const Personality& p, const std::string& path) {
+  auto it = p.raw.find(path);
+  if (it == p.raw.end()) return std::nullopt;
+  boost::system::error_code ec;
+  json::value v = json::parse(it->second, ec);
+  if (ec) return std::nullopt;
+  return v;
+}
+
+const std::vector<std::string> kAllResetTypes = {
+    "On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart", "Nmi",
+    "ForceOn", "PushPowerButton", "PowerCycle"};
+
+}  // namespace
+
+bool load_mockup_dir(const std::string& dir, Personality* out, std::string* err) {
+  std::error_code ec;
+  fs::path base(dir);
+  if (fs::exists(base / "redfish" / "v1" / "index.json", ec)) base = base / "redfish" / "v1";
+  if (!fs::exists(base / "index.json", ec)) {
+    *err = "no service root (index.json) in " + dir +
+           " (loose fixture folders are not servable trees)";
+    return false;
+  }
+  out->source = dir;
+  if (out->name.empty()) {
+    fs::path d(dir);
+    std::string nm = d.filename().string();
+    if (nm.empty()) nm = d.parent_path().filename().string();
+    out->name = nm;
+  }
+  std::uintmax_t total = 0;
+  fs::recursive_directory_iterator it(base, fs::directory_options::skip_permission_denied, ec);
+  if (ec) {
+    *err = "cannot read " + base.string() + ": " + ec.message();
+    return false;
+  }
+  for (; it != fs::recursive_directory_iterator(); it.increment(ec)) {
+    if (ec) {
+      *err = "cannot walk " + base.string() + ": " + ec.message();
+      return false;
+    }
+    const auto& e = *it;
+    if (!e.is_regular_file(ec)) continue;
+    fs::path rel = fs::relative(e.path(), base, ec);
+    if (ec) continue;
+    std::string fname = rel.filename().string();
+    if (fname.size() < 5 || fname.substr(fname.size() - 5) != ".json") continue;
+    if (rel.parent_path().empty() && fname == "explorer_config.json") continue;
+    auto sz = e.file_size(ec);
+    if (ec || sz > kMaxFileBytes) continue;
+    total += sz;
+    if (total > kMaxTreeBytes) {
+      *err = "tree " + dir + " is larger than the 256 MiB limit";
+      return false;
+    }
+    std::string path = "/redfish/v1";
+    if (fname == "index.json") {
+      std::string parent = rel.parent_path().generic_string();
+      if (!parent.empty()) path += "/" + parent;
+    } else {
+      path += "/" + rel.generic_string();
+    }
+    std::string body;
+    if (!read_file(e.path(), &body)) continue;
+    out->raw[normalize_path(path)] = std::move(body);
+  }
+  return index_personality(out, err);
+}
+
+bool index_personality(Personality* p, std::string* err) {
+  auto root = parse_raw(*p, "/redfish/v1");
+  if (!root || !root->is_object()) {
+    *err = p->name + ": service root is missing or not JSON";
+    return false;
+  }
+  const auto& ro = root->as_object();
+  if (auto* v = ro.if_contains("Vendor"); v && v->is_string()) p->vendor = v->as_string();
+  if (auto* oem = obj_at(*root, "Oem"); oem && p->vendor.empty() && !oem->empty())
+    p->vendor = oem->begin()->key();
+  if (auto* oem = obj_at(*root, "Oem"); oem && (oem->contains("Hpe") || oem->contains("Hp")))
+    p->hpe_envelope = true;
+  if (p->vendor.empty())
+    if (auto* v = ro.if_contains("Product"); v && v->is_string()) p->vendor = v->as_string();
+
+  if (auto s = odata_id(ro.if_contains("SessionService")); !s.empty()) {
+    p->session_service_path = s;
+    if (auto ss = parse_raw(*p, s)) {
+      if (auto sp = odata_id(ss->is_object() ? ss->as_object().if_contains("Sessions") : nullptr);
+          !sp.empty())
+        p->sessions_path = sp;
+    }
+  }
+  if (auto* links = obj_at(*root, "Links"))
+    if (auto sp = odata_id(links->if_contains("Sessions")); !sp.empty()) p->sessions_path = sp;
+
+  std::string systems_path = odata_id(ro.if_contains("Systems"));
+  if (systems_path.empty()) {
+    *err = p->name + ": service root has no Systems collection";
+    return false;
+  }
+  auto coll = parse_raw(*p, systems_path);
+  if (!coll || !coll->is_object()) {
+    *err = p->name + ": Systems collection " + systems_path + " missing";
+    return false;
+  }
+  auto* members = coll->as_object().if_contains("Members");
+  if (!members || !members->is_array()) {
+    *err = p->name + ": Systems collection has no Members";
+    return false;
+  }
+  for (const auto& m : members->as_array()) {
+    std::string sp = odata_id(&m);
+    if (sp.empty()) continue;
+    auto sys = parse_raw(*p, sp);
+    if (!sys || !sys->is_object()) continue;
+    SystemTemplate t;
+    t.path = sp;
+    t.base = sys->as_object();
+    if (auto* id = t.base.if_contains("Id"); id && id->is_string()) t.id = id->as_string();
+    else t.id = sp.substr(sp.rfind('/') + 1);
+    t.power_initial = "On";
+    if (auto* ps = t.base.if_contains("PowerState"); ps && ps->is_string()) {
+      std::string s(ps->as_string());
+      t.power_initial = (s == "Off" || s == "PoweringOn") ? "Off" : "On";
+    }
+    if (auto* boot = t.base.if_contains("Boot"); boot && boot->is_object()) {
+      t.has_boot = true;
+      if (auto* av = boot->as_object().if_contains("BootSourceOverrideTarget@Redfish.AllowableValues");
+          av && av->is_array())
+        for (const auto& v : av->as_array())
+          if (v.is_string()) t.boot_targets.emplace_back(v.as_string());
+    }
+    t.has_indicator_led = t.base.contains("IndicatorLED");
+    t.has_location_indicator = t.base.contains("LocationIndicatorActive");
+    if (auto* actions = t.base.if_contains("Actions"); actions && actions->is_object()) {
+      if (auto* r = actions->as_object().if_contains("#ComputerSystem.Reset"); r && r->is_object()) {
+        const auto& ro2 = r->as_object();
+        if (auto* tg = ro2.if_contains("target"); tg && tg->is_string())
+          t.reset_target = normalize_path(std::string(tg->as_string()));
+        if (auto* av = ro2.if_contains("ResetType@Redfish.AllowableValues"); av) {
+          t.reset_allowed_source = "inline";
+          if (av->is_array())
+            for (const auto& v : av->as_array())
+              if (v.is_string()) t.reset_allowed.emplace_back(v.as_string());
+        } else if (auto* ai = ro2.if_contains("@Redfish.ActionInfo"); ai && ai->is_string()) {
+          t.reset_allowed_source = "actioninfo";
+          if (auto info = parse_raw(*p, normalize_path(std::string(ai->as_string())))) {
+            auto* params = info->is_object() ? info->as_object().if_contains("Parameters") : nullptr;
+            if (params && params->is_array())
+              for (const auto& prm : params->as_array()) {
+                if (!prm.is_object()) continue;
+                auto* nm = prm.as_object().if_contains("Name");
+                if (!nm || !nm->is_string() || nm->as_string() != "ResetType") continue;
+                auto* vals = prm.as_object().if_contains("AllowableValues");
+                if (vals && vals->is_array())
+                  for (const auto& v : vals->as_array())
+                    if (v.is_string()) t.reset_allowed.emplace_back(v.as_string());
+              }
+          }
+        }
+      }
+    }
+    if (!t.reset_target.empty() && t.reset_allowed.empty()) {
+      // No usable list published: accept the standard set, as a BMC without a list would.
+      t.reset_allowed = kAllResetTypes;
+      if (t.reset_allowed_source.empty()) t.reset_allowed_source = "default";
+    }
+    std::size_t idx = p->systems.size();
+    p->system_paths[t.path] = idx;
+    if (!t.reset_target.empty()) p->reset_targets[t.reset_target] = idx;
+    p->systems.push_back(std::move(t));
+  }
+  if (p->systems.empty()) {
+    *err = p->name + ": no usable ComputerSystem in " + systems_path;
+    return false;
+  }
+  return true;
+}
+
+}  // namespace fleetpower::sim

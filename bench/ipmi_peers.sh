@@ -1,0 +1,231 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-3.0-or-later
+#
+# IPMI power-control benchmark on fleets of OpenIPMI ipmi_sim BMCs (tests/ipmisim/fleet):
+# FreeIPMI's ipmipower with its defaults and with -F <fanout>, ipmitool under xargs -P, and
+# fleetpower ($FLEETPOWER, skipped when absent), on the same fleet in the same run.
+#
+#   bench/ipmi_peers.sh [-n "50 500 2000"] [-m inproc|fork] [-r 5] [--dead-pct 10]
+#                       [-F 64] [-P 32] [--ops "on status cycle off"] [--timeout SECONDS]
+#                       [--tools "ipmipower ipmipower-F ipmitool fleetpower"] [--raw FILE]
+#
+# For every N a fleet is started (in /dev/shm), then R rounds; in each round every tool runs
+# the ops in the order on, status, cycle, off (each op finds the state the previous left; the
+# 1 s power-cycle timer is waited out between cycle and off, outside the measurement).
+# Each run is measured by bench/lib/measure around /usr/bin/time -f %M: wall (monotonic),
+# user+sys CPU of the tool and its children (wait4, microseconds), peak RSS (GNU time's %M;
+# for xargs+ipmitool that is the largest single ipmitool, not the sum).
+# Correctness per run ("ok"): for status, hosts whose reported state is right in the tool's
+# output; for on/off/cycle, live sims whose own event log shows exactly one such request
+# since the run started ("dup" counts sims that logged more than one: an action executed twice).
+# Prints a markdown table of medians over the rounds ("ok" is the minimum over the rounds).
+set -euo pipefail
+
+HERE=$(cd "$(dirname "$0")" && pwd)
+SRC=$(cd "$HERE/.." && pwd)
+FLEET="$SRC/tests/ipmisim/fleet"
+
+NS="50 500"
+MODEL=inproc
+ROUNDS=5
+DEAD_PCT=0
+FANOUT=64
+XP=32
+OPS="on status cycle off"
+TOOLS="ipmipower ipmipower-F ipmitool fleetpower"
+TIMEOUT=
+RAW=
+
+while (($#)); do
+    case $1 in
+    -n) NS=$2; shift 2 ;;
+    -m | --model) MODEL=$2; shift 2 ;;
+    -r | --rounds) ROUNDS=$2; shift 2 ;;
+    --dead-pct) DEAD_PCT=$2; shift 2 ;;
+    -F) FANOUT=$2; shift 2 ;;
+    -P) XP=$2; shift 2 ;;
+    --ops) OPS=$2; shift 2 ;;
+    --tools) TOOLS=$2; shift 2 ;;
+    --timeout) TIMEOUT=$2; shift 2 ;;
+    --raw) RAW=$2; shift 2 ;;
+    -h | --help) sed -n '3,24p' "$0"; exit 0 ;;
+    *) echo "unknown option $1" >&2; exit 2 ;;
+    esac
+done
+[[ -x /usr/bin/time ]] || { echo "needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
+for t in ipmi_sim ipmipower ipmitool; do
+    command -v $t >/dev/null || { echo "needs $t" >&2; exit 1; }
+done
+if ((DEAD_PCT > 0)) && [[ -z $TIMEOUT ]]; then TIMEOUT=5; fi
+FLEETPOWER=${FLEETPOWER:-}
+if [[ " $TOOLS " == *" fleetpower "* ]] && [[ -z $FLEETPOWER || ! -x $FLEETPOWER ]]; then
+    echo "bench: \$FLEETPOWER not set or not executable: fleetpower column skipped" >&2
+    TOOLS=${TOOLS/fleetpower/}
+fi
+
+WORK=$(mktemp -d -p /dev/shm fp-bench-ipmi.XXXXXX 2>/dev/null || mktemp -d)
+D=
+cleanup() {
+    [[ -n $D ]] && "$FLEET" stop --dir "$D" >/dev/null 2>&1
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+RAW=${RAW:-$WORK/raw.tsv}
+printf 'n\tmodel\tdead\top\ttool\tround\twall\tcpu\trss_kb\tok\tlive\tdup\n' >"$RAW"
+
+log() { echo "bench: $*" >&2; }
+
+# ---- one measured run ----------------------------------------------------------------------
+# tool_cmd TOOL OP -> the command line (array CMD) for one run over every host of the fleet
+tool_cmd() {
+    local tool=$1 op=$2 pop iop fop
+    case $op in
+    status) pop=--stat; iop=status; fop=status ;;
+    on) pop=--on; iop=on; fop=on ;;
+    off) pop=--off; iop=off; fop=off ;;
+    cycle) pop=--cycle; iop=cycle; fop=cycle ;;
+    esac
+    local pto=() ito=() fto=()
+    if [[ -n $TIMEOUT ]]; then
+        pto=(--session-timeout "$((TIMEOUT * 1000))")
+        ito=(-N "$TIMEOUT" -R 1)
+        fto=(-t "${TIMEOUT}s")
+    fi
+    case $tool in
+    ipmipower) CMD=(ipmipower --config-file "$D/freeipmi.conf" -h "$HOSTS_CSV" "${pto[@]}" "$pop") ;;
+    ipmipower-F) CMD=(ipmipower --config-file "$D/freeipmi.conf" -h "$HOSTS_CSV" -F "$FANOUT" "${pto[@]}" "$pop") ;;
+    ipmitool) CMD=(xargs -a "$WORK/hosts.txt" -P "$XP" -I{} ipmitool -I lanplus -C 3 -U admin -E
+                   "${ito[@]}" -H {} chassis power "$iop") ;;
+    fleetpower) CMD=("$FLEETPOWER" -i "$D/inventory.yaml" --credentials "$D/credentials.yaml"
+                     "${fto[@]}" --expand "$fop" @sim) ;;
+    esac
+    if [[ $tool == fleetpower && $DEAD -gt 0 ]]; then
+        CMD+=(@sim-dead)
+    fi
+}
+
+# ok count for a status run: hosts reported in the expected state
+status_ok() {
+    local tool=$1 want=$2 out=$3
+    case $tool in
+    ipmipower*) grep -cE "^[0-9.]+: $want\$" "$out" || true ;;
+    ipmitool) grep -c "^Chassis Power is $want\$" "$out" || true ;;
+    fleetpower) grep -cE "^sim[0-9]+: $want\$" "$out" || true ;;
+    esac
+}
+
+# "ok dup" for an action run: from the sims' own event logs since mark
+action_ok() {
+    local op=$1 mark=$2
+    "$FLEET" events --dir "$D" --since "$mark" --summary |
+        awk -v key="req:$op" '{ n = 0; for (i = 3; i <= NF; i++) { split($i, kv, "="); if (kv[1] == key) n = kv[2] }
+                                if (n == 1) ok++; else if (n > 1) dup++ }
+                              END { printf "%d %d\n", ok, dup }'
+}
+
+run_one() {
+    local tool=$1 op=$2 round=$3 want=$4 mark tf of wall u s rss ok dup
+    tool_cmd "$tool" "$op"
+    tf=$WORK/time.out
+    of=$WORK/run.out
+    mark=$(date +%s.%N)
+    "$HERE/lib/measure" -o "$tf" -- "${CMD[@]}" >"$of" 2>"$WORK/run.err" || true
+    read -r wall u s rss _ <"$tf"
+    if [[ $op == status ]]; then
+        ok=$(status_ok "$tool" "$want" "$of")
+        dup=0
+    else
+        read -r ok dup < <(action_ok "$op" "$mark")
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$MODEL" "$DEAD" "$op" "$tool" "$round" \
+        "$wall" "$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')" "$rss" "$ok" "$LIVE" "$dup" >>"$RAW"
+    log "N=$N $tool $op round $round: ${wall}s wall, $(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')s cpu, ${rss}KB, ok $ok/$LIVE dup $dup"
+}
+
+# Put every live sim in a known state, outside any measurement (chunked: ipmipower drops
+# output lines beyond ~32 KB, and we want to see every answer).
+settle() {
+    local op=$1 chunk
+    sleep 1.5 # let a pending power-cycle timer fire first
+    split -l 250 "$WORK/live.txt" "$WORK/chunk."
+    for chunk in "$WORK"/chunk.*; do
+        ipmipower --config-file "$D/freeipmi.conf" -h "$(paste -sd, "$chunk")" -F 64 "--$op" >/dev/null 2>&1 || true
+    done
+    rm -f "$WORK"/chunk.*
+}
+
+# ---- main loop -----------------------------------------------------------------------------
+for N in $NS; do
+    DEAD=$((N * DEAD_PCT / 100))
+    LIVE=$N
+    D=$WORK/fleet-$N
+    log "starting $N ipmi_sim ($MODEL model, $DEAD dead addresses)"
+    "$FLEET" start --count "$N" --dead "$DEAD" --model "$MODEL" --initial-power off --dir "$D" >&2
+    export IPMI_PASSWORD
+    IPMI_PASSWORD=$(<"$D/secrets/admin.pw")
+    awk -F'\t' 'NR>1 {print $3}' "$D/hosts.tsv" >"$WORK/hosts.txt"
+    awk -F'\t' 'NR>1 && $7=="live" {print $3}' "$D/hosts.tsv" >"$WORK/live.txt"
+    HOSTS_CSV=$(paste -sd, "$WORK/hosts.txt")
+    for ((round = 1; round <= ROUNDS; round++)); do
+        for tool in $TOOLS; do
+            settle off
+            for op in on status cycle off; do
+                [[ " $OPS " == *" $op "* ]] || continue
+                case $op in
+                status) run_one "$tool" status "$round" on ;;
+                cycle) run_one "$tool" cycle "$round" - ; sleep 1.5 ;;
+                *) run_one "$tool" "$op" "$round" - ;;
+                esac
+            done
+        done
+    done
+    "$FLEET" stop --dir "$D" >/dev/null
+    D=
+done
+
+# ---- table ---------------------------------------------------------------------------------
+echo
+echo "ipmi_sim fleet, $MODEL power model, $ROUNDS rounds, medians (ok: minimum over rounds)," \
+    "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo
+echo "| N | dead | op | tool | wall s | CPU s | peak RSS MB | ok/live | dup | wall vs ipmipower | CPU vs ipmipower |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|"
+awk -F'\t' -v tools="$TOOLS" -v ops="$OPS" -v fan="$FANOUT" -v xp="$XP" '
+function median(arr, n,   i, j, t) {
+    for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
+    return (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
+}
+NR == 1 { next }
+{
+    k = $1 SUBSEP $4 SUBSEP $5
+    c = ++cnt[k]
+    W[k, c] = $7; C[k, c] = $8; R[k, c] = $9
+    if (!(k in okmin) || $10 < okmin[k]) okmin[k] = $10
+    dup[k] += $12; live[k] = $11; dead[k] = $3
+    if (!($1 in seen_n)) { seen_n[$1] = 1; norder[++nn] = $1 }
+}
+END {
+    nt = split(tools, T, " "); no = split("on status cycle off", O, " ")
+    for (a = 1; a <= nn; a++) for (b = 1; b <= no; b++) {
+        if (index(" " ops " ", " " O[b] " ") == 0) continue
+        base = norder[a] SUBSEP O[b] SUBSEP "ipmipower"
+        if (base in cnt) {
+            n = cnt[base]; for (i = 1; i <= n; i++) { w[i] = W[base, i]; cc[i] = C[base, i] }
+            bw = median(w, n); bc = median(cc, n)
+        } else { bw = 0; bc = 0 }
+        for (t = 1; t <= nt; t++) {
+            k = norder[a] SUBSEP O[b] SUBSEP T[t]
+            if (!(k in cnt)) continue
+            n = cnt[k]
+            for (i = 1; i <= n; i++) { w[i] = W[k, i]; cc[i] = C[k, i]; r[i] = R[k, i] }
+            mw = median(w, n); mc = median(cc, n); mr = median(r, n) / 1024
+            rw = (bw > 0) ? sprintf("%.2fx", mw / bw) : "-"
+            rc = (bc > 0) ? sprintf("%.2fx", mc / bc) : "-"
+            label = T[t]; if (label == "ipmipower-F") label = "ipmipower -F " fan; if (label == "ipmitool") label = "ipmitool xargs -P " xp
+            printf "| %s | %s | %s | %s | %.3f | %.3f | %.1f | %d/%d | %d | %s | %s |\n", norder[a], dead[k], O[b], label, mw, mc, mr, okmin[k], live[k], dup[k], rw, rc
+        }
+    }
+}' "$RAW"
+echo
+echo "raw measurements: $RAW (removed on exit unless --raw FILE was given)"

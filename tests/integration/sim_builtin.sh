@@ -18,6 +18,12 @@ check "inventory: rackmount group zipped" grep -q 'hosts: "rf\[0001-0002\]"' "$I
 check "inventory: blade systems have their own groups" grep -q 'system: "Node3"' "$INV"
 check "password not in stdout/stderr" bash -c "! grep -qF \"\$(grep -o 'password: \"[^\"]*' '$CRED' | cut -d'\"' -f2)\" '$SIM_DIR/stdout' '$SIM_DIR/stderr' '$INV'"
 
+if [[ -n "${FLEETPOWER:-}" && -x "${FLEETPOWER:-}" ]]; then
+  out=$("$FLEETPOWER" -i "$INV" --credentials "$CRED" inventory check 2>&1)
+  check "fleetpower inventory check accepts the generated inventory" test $? = 0
+  echo "$out" | sed 's/^/  inventory check: /'
+fi
+
 # --- TLS ---------------------------------------------------------------------------------------
 check "TLS verified with the generated CA" ncurl -o /dev/null https://$BASE.1:8443/redfish/v1
 code=0; curl -sS -o /dev/null --cacert /etc/ssl/certs/ca-certificates.crt https://$BASE.1:8443/redfish/v1 2>/dev/null || code=$?

@@ -641,7 +641,8 @@ bool Sim::write_inventory(std::string* err) {
   o += " }\ngroups:\n";
   // Runs of BMCs with the same personality and contiguous addresses (same /24) or ports.
   std::size_t i = 0;
-  int groupno = 0;
+  std::map<const Personality*, int> chunks;
+  std::vector<std::pair<std::string, std::string>> group_names;  // (tree, group)
   bool single = false;
   {
     // One group named exactly host_prefix when everything fits in one run.
@@ -661,8 +662,8 @@ bool Sim::write_inventory(std::string* err) {
              (asio::ip::make_address_v4(bmcs_[j].address).to_uint() >> 8) == net)
         ++j;
     }
-    ++groupno;
     const Personality& p = *bmcs_[i].pers;
+    int chunkno = ++chunks[&p];
     auto first_oct = asio::ip::make_address_v4(bmcs_[i].address).to_uint() & 0xff;
     auto last_oct = asio::ip::make_address_v4(bmcs_[j - 1].address).to_uint() & 0xff;
     std::string prefix3 = bmcs_[i].address.substr(0, bmcs_[i].address.rfind('.') + 1);
@@ -673,7 +674,7 @@ bool Sim::write_inventory(std::string* err) {
       std::string pname;
       for (char c : p.name) pname += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
       if (single) gname = cfg_.host_prefix;
-      else gname = fmt::format("{}_{}_{}", cfg_.host_prefix, pname, groupno);
+      else gname = fmt::format("{}_{}_{}", cfg_.host_prefix, pname, chunkno);
       std::string suffix;
       if (p.systems.size() > 1) {
         suffix = "-n" + std::to_string(s + 1);
@@ -683,6 +684,7 @@ bool Sim::write_inventory(std::string* err) {
                               ? fmt::format("{}{:0{}}{}", cfg_.host_prefix, i + 1, pad_, suffix)
                               : fmt::format("{}[{:0{}}-{:0{}}]{}", cfg_.host_prefix, i + 1, pad_,
                                             j, pad_, suffix);
+      group_names.emplace_back(pname, gname);
       o += "  " + gname + ":\n";
       o += "    hosts: " + yaml_quote(hosts) + "\n";
       o += "    bmc: " + yaml_quote(bmc_expr) + "\n";
@@ -690,6 +692,31 @@ bool Sim::write_inventory(std::string* err) {
       if (p.systems.size() > 1) o += "    system: " + yaml_quote(p.systems[s].id) + "\n";
     }
     i = j;
+  }
+  if (!single) {
+    // Parent groups: one per tree (when there are several) and one for the whole fleet.
+    std::map<std::string, std::vector<std::string>> by_pers;
+    std::vector<std::string> pers_order;
+    for (const auto& g : group_names) {
+      if (!by_pers.count(g.first)) pers_order.push_back(g.first);
+      by_pers[g.first].push_back(g.second);
+    }
+    auto list = [](const std::vector<std::string>& v) {
+      std::string s = "[";
+      for (std::size_t k = 0; k < v.size(); ++k) s += (k ? ", " : "") + v[k];
+      return s + "]";
+    };
+    std::vector<std::string> top;
+    if (pers_order.size() > 1) {
+      for (const auto& pn : pers_order) {
+        std::string gname = cfg_.host_prefix + "_" + pn;
+        o += "  " + gname + ": { children: " + list(by_pers[pn]) + " }\n";
+        top.push_back(gname);
+      }
+    } else {
+      top = by_pers[pers_order.front()];
+    }
+    o += "  " + cfg_.host_prefix + ": { children: " + list(top) + " }\n";
   }
   return write_file_atomic(cfg_.inventory_out, o, 0644, err);
 }

@@ -10,6 +10,15 @@ namespace fleetpower::ipmi {
 namespace {
 constexpr unsigned kMaxPkt = 1024;
 
+/// Any IPMI response: lets checksums cover every byte the BMC sent, also when a reply is
+/// longer or shorter than the command's own template (ipmi_sim's Chassis Identify reply is).
+fiid_template_t tmpl_any_rs = {
+    {8, "cmd", FIID_FIELD_REQUIRED | FIID_FIELD_LENGTH_FIXED | FIID_FIELD_MAKES_PACKET_SUFFICIENT},
+    {8, "comp_code",
+     FIID_FIELD_REQUIRED | FIID_FIELD_LENGTH_FIXED | FIID_FIELD_MAKES_PACKET_SUFFICIENT},
+    {8 * 512, "data", FIID_FIELD_OPTIONAL | FIID_FIELD_LENGTH_VARIABLE},
+    {0, "", 0}};
+
 void set_err(std::string* err, std::string msg) {
   if (err) *err = std::move(msg);
 }
@@ -160,8 +169,8 @@ bool peek(ByteView pkt, Peek& out) {
     out.rmcpplus = true;
     out.payload_type = pkt[5] & 0x3f;
     if (IPMI_PAYLOAD_TYPE_SESSION_SETUP(out.payload_type)) {
-      if (pkt.size() < 16 + 8) return false;
-      out.console_sid = le32(pkt.data() + 16 + 4);
+      // Error replies may carry only tag and status (ipmi_sim does): no session id then.
+      if (pkt.size() >= 16 + 8) out.console_sid = le32(pkt.data() + 16 + 4);
     } else {
       out.console_sid = le32(pkt.data() + 6);
     }
@@ -420,11 +429,13 @@ ParseResult parse_session_reply(const SessionKeys& k, std::uint32_t console_sid,
                                 fiid_obj_t obj_cmd, std::string* err) {
   auto& h = hdrs();
   if (fiid_obj_clear(obj_cmd) < 0) return ParseResult::Invalid;
+  thread_local FiidObj any(tmpl_any_rs);
+  any.clear();
   int r = unassemble_ipmi_rmcpplus_pkt(
       k.alg.authentication, k.alg.integrity, k.alg.confidentiality,
       k.k1_len ? k.k1.data() : nullptr, k.k1_len, k.k2_len ? k.k2.data() : nullptr, k.k2_len,
       pkt.data(), static_cast<unsigned>(pkt.size()), h.rmcp.get(), h.rmcpp_session.get(),
-      h.rmcpp_payload.get(), h.lan_msg_rs.get(), obj_cmd, h.lan_trlr.get(), h.rmcpp_trlr.get(),
+      h.rmcpp_payload.get(), h.lan_msg_rs.get(), any.get(), h.lan_trlr.get(), h.rmcpp_trlr.get(),
       IPMI_INTERFACE_FLAGS_DEFAULT);
   if (r < 0) {
     set_err(err, "malformed session packet");
@@ -453,16 +464,22 @@ ParseResult parse_session_reply(const SessionKeys& k, std::uint32_t console_sid,
       return ParseResult::Ignore;
     }
   }
-  if (ipmi_lan_check_checksum(h.lan_msg_rs.get(), obj_cmd, h.lan_trlr.get()) != 1) {
+  if (ipmi_lan_check_checksum(h.lan_msg_rs.get(), any.get(), h.lan_trlr.get()) != 1) {
     set_err(err, "bad checksum");
     return ParseResult::Ignore;
   }
   if (ipmi_lan_check_net_fn(h.lan_msg_rs.get(), static_cast<std::uint8_t>(netfn_rq | 1)) != 1 ||
       ipmi_lan_check_rq_seq(h.lan_msg_rs.get(), rq_seq & IPMI_LAN_REQUESTER_SEQUENCE_NUMBER_MAX) !=
           1 ||
-      ipmi_check_cmd(obj_cmd, cmd) != 1)
+      ipmi_check_cmd(any.get(), cmd) != 1)
     return ParseResult::Ignore;
-  if (fiid_obj_get(obj_cmd, "comp_code", &v) != 1) return ParseResult::Ignore;
+  if (fiid_obj_get(any.get(), "comp_code", &v) != 1) return ParseResult::Ignore;
+  std::uint8_t body[8 * 64 + 2];
+  int n = fiid_obj_get_all(any.get(), body, sizeof body);
+  if (n < 2 || fiid_obj_set_all(obj_cmd, body, static_cast<unsigned>(n)) < 0) {
+    set_err(err, "cannot decode reply body");
+    return ParseResult::Invalid;
+  }
   return ParseResult::Ok;
 }
 

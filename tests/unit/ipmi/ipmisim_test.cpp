@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// The backend against real OpenIPMI ipmi_sim BMCs on loopback (127.77.x.y, port 623).
+// The backend against real OpenIPMI ipmi_sim BMCs on loopback (127.77.x.y, port 623), with
+// ipmitool as an independent second client to cross-check the resulting state.
 #include <catch2/catch.hpp>
 
+#include <thread>
+
 #include "sim_fixture.hpp"
+#include "udp_proxy.hpp"
 
 using namespace fptest;
 using namespace fleetpower;
+using namespace std::chrono_literals;
 
 namespace {
 std::string fact(const Outcome& o, const std::string& k) {
@@ -13,20 +18,340 @@ std::string fact(const Outcome& o, const std::string& k) {
     if (a == k) return b;
   return {};
 }
+
+/// Poll our own status until it reads `want` (power models are asynchronous).
+bool wait_state(const std::string& addr, PowerState want, std::chrono::milliseconds total = 8s) {
+  auto end = std::chrono::steady_clock::now() + total;
+  while (std::chrono::steady_clock::now() < end) {
+    auto [o, n] = run_op(make_op(addr, Action::Status));
+    if (o.ok() && o.state == want) return true;
+    std::this_thread::sleep_for(200ms);
+  }
+  return false;
+}
+
+int count_lines(const std::string& events, const std::string& word) {
+  int n = 0;
+  for (std::size_t p = events.find(word); p != std::string::npos; p = events.find(word, p + 1)) ++n;
+  return n;
+}
 }  // namespace
 
-TEST_CASE("ipmi_sim: status, on, off against a real ipmi_sim", "[ipmisim]") {
-  if (!have_ipmi_sim()) return;
+#define NEED_SIM()                                          \
+  if (!have_ipmi_sim()) {                                   \
+    WARN("ipmi_sim not installed: skipping");               \
+    return;                                                 \
+  }
+
+TEST_CASE("ipmi_sim: every action end-to-end, cross-checked with ipmitool", "[ipmisim]") {
+  NEED_SIM();
   SimBmc sim("127.77.0.1");
   REQUIRE(sim.running());
   REQUIRE(wait_ready(sim));
 
   sim.set_power(false);
-  auto [st, n] = run_op(make_op(sim.addr(), Action::Status));
-  INFO(outcome_text(st));
-  CHECK(n == 1);
-  REQUIRE(st.ok());
-  CHECK(st.result == "off");
-  CHECK(st.state == PowerState::Off);
-  CHECK(fact(st, "cipher_suite") == "3");
+  {
+    auto [o, n] = run_op(make_op(sim.addr(), Action::Status));
+    INFO(outcome_text(o));
+    CHECK(n == 1);
+    REQUIRE(o.ok());
+    CHECK(o.result == "off");
+    CHECK(o.state == PowerState::Off);
+    CHECK(fact(o, "cipher_suite") == "3");
+    CHECK(fact(o, "privilege") == "operator");
+    CHECK(ipmitool(sim.addr(), "chassis power status").find("is off") != std::string::npos);
+  }
+  {
+    auto [o, n] = run_op(make_op(sim.addr(), Action::On));
+    INFO(outcome_text(o));
+    CHECK(n == 1);
+    REQUIRE(o.ok());
+    CHECK(o.result == "ok");
+    REQUIRE(wait_state(sim.addr(), PowerState::On));
+    CHECK(sim.power() == "1");
+    CHECK(ipmitool(sim.addr(), "chassis power status").find("is on") != std::string::npos);
+  }
+  {
+    auto [o, n] = run_op(make_op(sim.addr(), Action::Off));
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    REQUIRE(wait_state(sim.addr(), PowerState::Off));
+    CHECK(ipmitool(sim.addr(), "chassis power status").find("is off") != std::string::npos);
+  }
+  sim.set_power(true);
+  {
+    // Cycle: ipmi_sim turns the power off, then on again about a second later.
+    auto [o, n] = run_op(make_op(sim.addr(), Action::Cycle));
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(o.result == "ok");
+    REQUIRE(wait_state(sim.addr(), PowerState::On));
+    CHECK(ipmitool(sim.addr(), "chassis power status").find("is on") != std::string::npos);
+  }
+  {
+    auto [o, n] = run_op(make_op(sim.addr(), Action::Reset));
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(count_lines(sim.events(), "reset") == 1);
+  }
+  {
+    auto [o, n] = run_op(make_op(sim.addr(), Action::Soft));
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(count_lines(sim.events(), "shutdown") == 1);
+    REQUIRE(wait_state(sim.addr(), PowerState::Off));
+    CHECK(ipmitool(sim.addr(), "chassis power status").find("is off") != std::string::npos);
+  }
+  {
+    // ipmi_sim answers the diagnostic interrupt with 0xCC: reported, never "ok".
+    auto [o, n] = run_op(make_op(sim.addr(), Action::Nmi));
+    INFO(outcome_text(o));
+    CHECK(n == 1);
+    CHECK(o.error == ErrorKind::Unsupported);
+    CHECK(o.reason.find("0xCC") != std::string::npos);
+    CHECK(o.reason.find("diagnostic interrupt") != std::string::npos);
+  }
+  {
+    auto op = make_op(sim.addr(), Action::Identify);
+    op.req.identify_seconds = 5;
+    auto [o, n] = run_op(op);
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(o.result == "ok (identify 5s)");
+    op.req.identify_seconds = -1;
+    auto [o2, n2] = run_op(op);
+    CHECK(o2.ok());
+  }
+  {
+    auto op = make_op(sim.addr(), Action::BootDev);
+    op.req.bootdev = BootDevice::Pxe;
+    auto [o, n] = run_op(op);
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(o.result == "pxe (once)");
+    CHECK(fact(o, "bootdev_readback").rfind("pxe", 0) == 0);
+    CHECK(ipmitool(sim.addr(), "chassis bootparam get 5").find("Force PXE") != std::string::npos);
+    op.req.bootdev = BootDevice::Disk;
+    auto [o2, n2] = run_op(op);
+    INFO(outcome_text(o2));
+    REQUIRE(o2.ok());
+    CHECK(ipmitool(sim.addr(), "chassis bootparam get 5").find("Force Boot from default Hard-Drive") !=
+          std::string::npos);
+  }
+  {
+    auto [o, n] = run_op(make_op(sim.addr(), Action::Probe));
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    auto mc = ipmitool(sim.addr(), "mc info");
+    CHECK(fact(o, "manufacturer_id") == "4753");
+    CHECK(mc.find("Manufacturer ID           : 4753") != std::string::npos);
+    CHECK(fact(o, "product_id") == "3842");
+    CHECK(mc.find("Product ID                : 3842") != std::string::npos);
+    CHECK(fact(o, "firmware") == "9.08");
+    CHECK(mc.find("Firmware Revision         : 9.08") != std::string::npos);
+  }
+}
+
+TEST_CASE("ipmi_sim: authentication, privilege and cipher failures name the cause",
+          "[ipmisim]") {
+  NEED_SIM();
+  SimBmc sim("127.77.0.2");
+  REQUIRE(wait_ready(sim));
+
+  SECTION("wrong password") {
+    auto op = make_op(sim.addr(), Action::Status, "admin", "not-the-password");
+    auto [o, n] = run_op(op);
+    CHECK(n == 1);
+    CHECK(o.error == ErrorKind::Auth);
+    CHECK(o.reason.find("wrong password") != std::string::npos);
+    CHECK(o.reason.find("not-the-password") == std::string::npos);
+    CHECK(o.elapsed < 1000ms);
+  }
+  SECTION("unknown user") {
+    auto [o, n] = run_op(make_op(sim.addr(), Action::Status, "nobody", "x"));
+    CHECK(o.error == ErrorKind::Auth);
+    CHECK(o.reason.find("unknown user 'nobody'") != std::string::npos);
+    CHECK(o.elapsed < 1000ms);
+  }
+  SECTION("user privilege cannot power off: 0xD4 -> privilege") {
+    auto op = make_op(sim.addr(), Action::Off, "viewer", "viewpw");
+    op.target.vars["privilege"] = "user";
+    auto [o, n] = run_op(op);
+    CHECK(o.error == ErrorKind::Privilege);
+    CHECK(o.reason.find("0xD4") != std::string::npos);
+  }
+  SECTION("the requested privilege is asked for explicitly (never 'highest')") {
+    // ipmi_sim echoes privilege 0 when asked for "highest"; an explicit level must come back.
+    auto op = make_op(sim.addr(), Action::Status);
+    op.target.vars["privilege"] = "admin";
+    auto [o, n] = run_op(op);
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(fact(o, "privilege") == "admin");
+  }
+  SECTION("invalid inventory values are config errors") {
+    auto op = make_op(sim.addr(), Action::Status);
+    op.target.vars["privilege"] = "root";
+    auto [o, n] = run_op(op);
+    CHECK(o.error == ErrorKind::Config);
+    op.target.vars["privilege"] = "operator";
+    op.target.vars["cipher_suite"] = "1";
+    auto [o2, n2] = run_op(op);
+    CHECK(o2.error == ErrorKind::Config);
+  }
+  SECTION("cipher 17 is refused by ipmi_sim; auto falls back to 3") {
+    auto op = make_op(sim.addr(), Action::Status);
+    op.target.vars["cipher_suite"] = "17";
+    auto [o, n] = run_op(op);
+    CHECK(o.error == ErrorKind::Unsupported);
+    CHECK(o.reason.find("cipher suite 17") != std::string::npos);
+    op.target.vars["cipher_suite"] = "auto";
+    auto [o2, n2] = run_op(op);
+    INFO(outcome_text(o2));
+    REQUIRE(o2.ok());
+    CHECK(fact(o2, "cipher_suite") == "3");
+    CHECK(fact(o2, "cipher_17").rfind("refused", 0) == 0);
+  }
+  SECTION("over-long password is a config error, never truncated") {
+    auto op = make_op(sim.addr(), Action::Status, "admin", std::string(21, 'p'));
+    auto [o, n] = run_op(op);
+    CHECK(n == 1);
+    CHECK(o.error == ErrorKind::Config);
+    CHECK(o.reason.find("20 bytes") != std::string::npos);
+  }
+}
+
+TEST_CASE("ipmi_sim: dead, hung and interrupted BMCs finish within the deadline", "[ipmisim]") {
+  NEED_SIM();
+  SECTION("dead address: no response") {
+    auto op = make_op("127.2.77.9", Action::Status);
+    op.timeout = 1500ms;
+    auto t0 = std::chrono::steady_clock::now();
+    auto [o, n] = run_op(op);
+    auto took = std::chrono::steady_clock::now() - t0;
+    CHECK(n == 1);
+    CHECK(o.error == ErrorKind::NoResponse);
+    CHECK(o.reason.find("no response from BMC") != std::string::npos);
+    CHECK(o.retransmits >= 2);
+    CHECK(took < 2000ms);
+  }
+  SimBmc sim("127.77.0.3");
+  REQUIRE(wait_ready(sim));
+  SECTION("BMC stopped (kill -STOP) mid-session: the step is named") {
+    // A slow power model keeps the BMC busy on Get Chassis Status; stop it meanwhile.
+    SimBmc::write(sim.dir() / "slow", "1");
+    auto op = make_op(sim.addr(), Action::Status);
+    op.timeout = 2500ms;
+    std::thread stopper([&] {
+      std::this_thread::sleep_for(300ms);
+      sim.stop();
+    });
+    auto [o, n] = run_op(op);
+    stopper.join();
+    sim.cont();
+    std::filesystem::remove(sim.dir() / "slow");
+    INFO(outcome_text(o));
+    CHECK(n == 1);
+    CHECK(o.error == ErrorKind::Timeout);
+    CHECK(o.reason == "timed out waiting for the Get Chassis Status reply");
+    CHECK(o.elapsed < 2700ms);
+  }
+  SECTION("BMC stopped before the op: nothing answered -> no response") {
+    sim.stop();
+    auto op = make_op(sim.addr(), Action::Status);
+    op.timeout = 1000ms;
+    auto [o, n] = run_op(op);
+    sim.cont();
+    CHECK(o.error == ErrorKind::NoResponse);
+  }
+  SECTION("Ctrl-C (terminal cancellation) mid-session: interrupted, promptly, exactly once") {
+    SimBmc::write(sim.dir() / "slow", "1");
+    auto op = make_op(sim.addr(), Action::Status);
+    op.timeout = 5000ms;
+    op.interrupt_after = 400ms;
+    auto [o, n] = run_op(op);
+    std::filesystem::remove(sim.dir() / "slow");
+    INFO(outcome_text(o));
+    CHECK(n == 1);
+    CHECK(o.error == ErrorKind::Interrupted);
+    CHECK(o.reason.find("Get Chassis Status") != std::string::npos);
+    CHECK(o.elapsed < 600ms);
+  }
+}
+
+TEST_CASE("ipmi_sim: a lost Chassis Control reply is never turned into a second action",
+          "[ipmisim]") {
+  NEED_SIM();
+  SimBmc sim("127.77.0.4");
+  REQUIRE(wait_ready(sim));
+  // Replies: 1 auth caps, 2 open session, 3 RAKP 2, 4 RAKP 4, 5 set privilege, 6 control.
+  SECTION("off: the state is read, and the answer is ok") {
+    sim.set_power(true);
+    UdpProxy proxy("127.77.1.4", sim.addr(), [](int i) { return i == 6; });
+    REQUIRE(proxy.ok());
+    auto op = make_op("127.77.1.4", Action::Off);
+    auto [o, n] = run_op(op);
+    INFO(outcome_text(o));
+    CHECK(proxy.dropped() == 1);
+    REQUIRE(o.ok());
+    CHECK(o.result == "ok");
+    CHECK_FALSE(fact(o, "confirmed").empty());
+    CHECK(sim.power() == "0");
+  }
+  SECTION("reset: retransmitted as the identical packet, the BMC resets once") {
+    UdpProxy proxy("127.77.1.4", sim.addr(), [](int i) { return i == 6; });
+    REQUIRE(proxy.ok());
+    auto op = make_op("127.77.1.4", Action::Reset);
+    op.timeout = 3000ms;
+    auto [o, n] = run_op(op);
+    INFO(outcome_text(o));
+    CHECK(n == 1);
+    CHECK(proxy.dropped() == 1);
+    // Either the BMC answered the duplicate from its cache (ok), or it dropped it and we
+    // time out saying we did not re-issue it.  Never two resets.
+    if (!o.ok()) {
+      CHECK(o.error == ErrorKind::Timeout);
+      CHECK(o.reason.find("not re-issued") != std::string::npos);
+    }
+    std::this_thread::sleep_for(300ms);
+    CHECK(count_lines(sim.events(), "reset") == 1);
+  }
+}
+
+TEST_CASE("ipmi_sim: many BMCs on one event loop", "[ipmisim]") {
+  NEED_SIM();
+  constexpr int N = 8;
+  std::vector<std::unique_ptr<SimBmc>> sims;
+  for (int i = 0; i < N; ++i) sims.push_back(std::make_unique<SimBmc>("127.77.2." + std::to_string(i + 1)));
+  for (auto& s : sims) REQUIRE(wait_ready(*s));
+  for (int i = 0; i < N; ++i) sims[i]->set_power(i % 2 == 0);
+
+  asio::io_context io;
+  auto be = ipmi::make_backend(io.get_executor());
+  std::vector<Op> ops;
+  for (int i = 0; i < N; ++i) ops.push_back(make_op(sims[i]->addr(), Action::Status));
+  ops.push_back(make_op("127.2.77.10", Action::Status));  // one dead BMC in the mix
+  std::vector<asio::cancellation_signal> sigs(ops.size());
+  std::vector<Outcome> got(ops.size());
+  std::vector<int> calls(ops.size(), 0);
+  auto deadline = Clock::now() + 2s;
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    OpContext ctx{ops[i].target, ops[i].cred, ops[i].req, deadline, sigs[i].slot()};
+    be->start(ctx, [&, i](Outcome o) {
+      ++calls[i];
+      got[i] = std::move(o);
+    });
+  }
+  io.run_for(4s);
+  for (std::size_t i = 0; i < ops.size(); ++i) {
+    INFO(i << ": " << outcome_text(got[i]));
+    CHECK(calls[i] == 1);
+    if (i < static_cast<std::size_t>(N)) {
+      CHECK(got[i].ok());
+      CHECK(got[i].state == (i % 2 == 0 ? PowerState::On : PowerState::Off));
+    } else {
+      CHECK(got[i].error == ErrorKind::NoResponse);
+    }
+  }
+  be->shutdown();
 }

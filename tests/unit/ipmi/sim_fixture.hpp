@@ -48,6 +48,7 @@ class SimBmc {
           "D=$(dirname \"$0\")\n"
           "op=$1; shift\n"
           "if [ \"$op\" = get ]; then\n"
+          "  [ -f $D/slow ] && sleep 2\n"
           "  for p in \"$@\"; do\n"
           "    case $p in\n"
           "      power) echo \"power:$(cat $D/pstate 2>/dev/null || echo 0)\";;\n"
@@ -179,10 +180,15 @@ inline std::pair<Outcome, int> run_op(const Op& op, ipmi::Options opts = {}) {
     got = std::move(o);
     dl.cancel();
     intr.cancel();
+    io.stop();
   });
   io.run_for(op.timeout + std::chrono::seconds(3));
+  // Keep running briefly to see a second (wrong) completion, if any.
+  io.restart();
+  io.run_for(std::chrono::milliseconds(30));
   be->shutdown();
-  io.run_for(std::chrono::milliseconds(50));
+  io.restart();
+  io.run_for(std::chrono::milliseconds(20));
   return {got, calls};
 }
 
@@ -198,6 +204,20 @@ inline Op make_op(const std::string& addr, Action a, const std::string& user = "
   op.cred.password = Secret(pw);
   op.req.action = a;
   return op;
+}
+
+/// The independent second client: ipmitool lanplus, cipher 3, password from the environment.
+inline std::string ipmitool(const std::string& addr, const std::string& args) {
+  ::setenv("IPMI_PASSWORD", "adminpw", 1);
+  std::string cmd = "timeout 20 ipmitool -I lanplus -C 3 -H " + addr + " -U admin -E " + args +
+                    " 2>&1";
+  std::string out;
+  if (FILE* f = ::popen(cmd.c_str(), "r")) {
+    char buf[512];
+    while (std::fgets(buf, sizeof buf, f)) out += buf;
+    ::pclose(f);
+  }
+  return out;
 }
 
 /// Poll until the simulator answers a status (ipmi_sim needs a moment after start).

@@ -34,8 +34,8 @@ namespace {
 // Expansion
 // ---------------------------------------------------------------------------------------------
 
-constexpr std::size_t kMaxDigits = 18;   // values stay well inside uint64_t
-constexpr std::size_t kMaxGroups = 64;   // bracket groups in one element
+constexpr std::size_t kMaxDigits = 18;  // values stay well inside uint64_t
+constexpr std::size_t kMaxGroups = 64;  // bracket groups in one element
 
 struct Range {
   std::uint64_t lo = 0;
@@ -61,13 +61,15 @@ bool is_blank(char c) { return c == ' ' || c == '\t'; }
 bool is_digit(char c) { return c >= '0' && c <= '9'; }
 
 std::uint64_t sat_add(std::uint64_t a, std::uint64_t b) {
-  return a > std::numeric_limits<std::uint64_t>::max() - b ? std::numeric_limits<std::uint64_t>::max()
-                                                            : a + b;
+  return a > std::numeric_limits<std::uint64_t>::max() - b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a + b;
 }
 std::uint64_t sat_mul(std::uint64_t a, std::uint64_t b) {
   if (a == 0 || b == 0) return 0;
-  return a > std::numeric_limits<std::uint64_t>::max() / b ? std::numeric_limits<std::uint64_t>::max()
-                                                            : a * b;
+  return a > std::numeric_limits<std::uint64_t>::max() / b
+             ? std::numeric_limits<std::uint64_t>::max()
+             : a * b;
 }
 
 std::string quote_char(char c) {
@@ -94,7 +96,6 @@ class Parser {
   }
 
   std::size_t size() const { return s_.size(); }
-  char at(std::size_t i) const { return s_[i]; }
 
   // Parses the element starting at *pos (after leading blanks). Stops at a top-level comma or
   // the end; *pos is left on the comma or at the end.
@@ -226,8 +227,8 @@ class Parser {
                               std::to_string(lo_d.size()) + " vs " + std::to_string(hi_d.size()) +
                               " digits)");
       if (r.hi < r.lo)
-        return fail(item, "range end " + std::string(hi_d) + " is below its start " +
-                              std::string(lo_d));
+        return fail(item,
+                    "range end " + std::string(hi_d) + " is below its start " + std::string(lo_d));
       r.pad = padded(lo_d) ? static_cast<unsigned>(lo_d.size()) : 0;
       g->count = sat_add(g->count, r.count());
       g->ranges.push_back(r);
@@ -779,8 +780,8 @@ bool expand(std::string_view expr, std::vector<std::string>* out, Error* err,
     for (const Group& g : el.groups) count = sat_mul(count, g.count);
     total = sat_add(total, count);
     if (total > max_names)
-      return parser.fail(el.column - 1, "hostlist expands to more than " +
-                                            std::to_string(max_names) + " names");
+      return parser.fail(el.column - 1,
+                         "hostlist expands to more than " + std::to_string(max_names) + " names");
     elements.push_back(std::move(el));
     if (pos >= parser.size()) break;
     ++pos;  // ','

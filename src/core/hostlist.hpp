@@ -12,7 +12,7 @@ namespace fleetpower::hostlist {
 inline constexpr std::size_t kMaxNames = 1'000'000;
 
 struct Error {
-  std::string message;  ///< "range end 1 is below start 3"
+  std::string message;     ///< "range end 1 is below start 3"
   std::size_t column = 0;  ///< 1-based column in the expression
 };
 

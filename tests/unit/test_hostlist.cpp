@@ -89,8 +89,7 @@ TEST_CASE("expand: examples", "[hostlist]") {
       {" n1 , n[ 2 - 3 ] ", "n1 n2 n3"},
       {"n[1 ,2]", "n1 n2"},
       {"gpu[01-02].example.com", "gpu01.example.com gpu02.example.com"},
-      {"n[999999999999999998-999999999999999999]",
-       "n999999999999999998 n999999999999999999"},
+      {"n[999999999999999998-999999999999999999]", "n999999999999999998 n999999999999999999"},
   };
   for (const auto& c : cases) {
     INFO(c.expr);
@@ -253,7 +252,9 @@ namespace {
 struct Gen {
   std::mt19937_64 rng;
   explicit Gen(std::uint64_t seed) : rng(seed) {}
-  std::uint64_t below(std::uint64_t n) { return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng); }
+  std::uint64_t below(std::uint64_t n) {
+    return std::uniform_int_distribution<std::uint64_t>(0, n - 1)(rng);
+  }
   template <class T>
   const T& pick(const std::vector<T>& v) {
     return v[below(v.size())];
@@ -295,7 +296,8 @@ struct Gen {
     if (below(5) == 0) out.push_back("login");
     std::shuffle(out.begin(), out.end(), rng);
     // some duplicates
-    for (std::size_t k = below(3); k > 0 && !out.empty(); --k) out.push_back(out[below(out.size())]);
+    for (std::size_t k = below(3); k > 0 && !out.empty(); --k)
+      out.push_back(out[below(out.size())]);
     return out;
   }
 

@@ -133,11 +133,15 @@ class Operation : public std::enable_shared_from_this<Operation> {
     o.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - started_);
     if (--st_->active_ops < 0) st_->active_ops = 0;
     // The session is closed when no operation on this BMC is left once `done` has run (the
-    // scheduler may start the next operation on this BMC from inside `done`).
+    // scheduler may start the next operation on this BMC from inside `done` or right after).
     asio::post(ex_, [done = std::move(done_), o = std::move(o), ex = ex_, ep = ep_,
                      st = st_]() mutable {
       done(std::move(o));
-      if (st->active_ops == 0 && !st->token.empty()) logout(ex, ep, st, Millis(2000));
+      // One more hop: a scheduler that posts its own completion starts the next operation on
+      // this BMC from there, and that operation reuses the session.
+      asio::post(ex, [ex, ep, st] {
+        if (st->active_ops == 0 && !st->token.empty()) logout(ex, ep, st, Millis(2000));
+      });
     });
   }
 
@@ -827,9 +831,13 @@ void logout(asio::any_io_executor ex, std::shared_ptr<HttpEndpoint> ep, std::sha
   r.method = Method::Delete;
   r.target = uri;
   r.headers.emplace_back("X-Auth-Token", token);
-  ep->request(std::move(r), Clock::now() + grace, {}, [then = std::move(then)](HttpResult) {
-    if (then) then();
-  });
+  ++st->logouts_pending;
+  ep->request(std::move(r), Clock::now() + grace, {},
+              [then = std::move(then), st, ep](HttpResult) {
+                if (--st->logouts_pending == 0 && st->close_after_logout && st->active_ops == 0)
+                  ep->close();
+                if (then) then();
+              });
 }
 
 }  // namespace fleetpower::redfish

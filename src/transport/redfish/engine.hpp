@@ -33,6 +33,8 @@ struct BmcState {
   bool logging_in = false;
   std::vector<std::function<void()>> login_waiters;
   int active_ops = 0;
+  int logouts_pending = 0;
+  bool close_after_logout = false;  ///< shutdown() came while a logout was in flight
   // Discovery cache.
   std::optional<ServiceRoot> root;
   std::optional<std::vector<std::string>> systems;

@@ -54,6 +54,8 @@ class HttpEndpoint {
                        boost::asio::cancellation_slot slot, HttpHandler h) = 0;
   /// SHA-256 of the last certificate the peer presented ("AB:CD:..."), empty for plain HTTP.
   virtual std::string peer_fingerprint() const = 0;
+  /// Closes idle and busy connections; anything in flight completes as cancelled.
+  virtual void close() {}
 };
 
 }  // namespace fleetpower::redfish

@@ -69,6 +69,7 @@ class Endpoint final : public HttpEndpoint, public std::enable_shared_from_this<
   void request(HttpRequest req, Clock::time_point deadline, boost::asio::cancellation_slot slot,
                HttpHandler h) override;
   std::string peer_fingerprint() const override { return fingerprint_; }
+  void close() override { close_all(); }
 
   /// Closes every connection (idle or busy); queued and running exchanges fail as cancelled.
   void close_all();

@@ -90,9 +90,12 @@ class RedfishBackend final : public Backend {
   void shutdown() override {
     for (auto& [k, b] : bmcs_) {
       auto ep = b.ep;
-      if (b.st->active_ops == 0 && !b.st->token.empty())
+      if (b.st->active_ops != 0) continue;  // its operation closes the session when it ends
+      if (!b.st->token.empty())
         logout(ex_, ep, b.st, Millis(1500), [ep] { ep->close_all(); });
-      else if (b.st->active_ops == 0)
+      else if (b.st->logouts_pending > 0)
+        b.st->close_after_logout = true;  // let the DELETE in flight finish first
+      else
         ep->close_all();
     }
   }

@@ -133,11 +133,13 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
   report.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - t0);
   report.interrupted = sched.interrupted();
 
-  // Close idle sessions (best effort, bounded).
+  // Close idle sessions (best effort, bounded): run until the backends are done or the grace ends.
+  signals.cancel();
   registry.for_each([](const std::string&, Backend& b) { b.shutdown(); });
   io.restart();
-  io.run_for(std::chrono::milliseconds(report.interrupted ? 500 : 1500));
-  signals.cancel();
+  auto grace_end = Clock::now() + std::chrono::milliseconds(report.interrupted ? 500 : 1500);
+  while (Clock::now() < grace_end && io.run_one_until(grace_end) > 0) {
+  }
 
   if (g.output == "json") {
     write_json(std::cout, report);

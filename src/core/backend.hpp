@@ -39,7 +39,10 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
   virtual void start(OpContext ctx, CompletionFn done) = 0;
-  /// Best-effort graceful shutdown (close idle sessions/connections).  Called once at the end.
+  /// Best-effort graceful shutdown (close idle sessions/connections).  Called once at the end;
+  /// the caller then runs the loop until it has no work left or a short grace expires, so once
+  /// its closing exchanges are done a backend must leave nothing pending (close its sockets,
+  /// cancel its timers).
   virtual void shutdown() {}
 };
 

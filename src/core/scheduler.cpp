@@ -11,10 +11,12 @@
 namespace fleetpower {
 
 struct Scheduler::Slot {
-  explicit Slot(asio::io_context& io) : deadline(io), grace(io) {}
+  explicit Slot(asio::io_context& io) : deadline(io), grace(io), stall(io) {}
   asio::cancellation_signal signal;
   asio::steady_timer deadline;
   asio::steady_timer grace;
+  asio::steady_timer stall;
+  bool stalled = false;
   std::shared_ptr<JobContext> ctx;
   Clock::time_point started;
   asio::cancellation_type cancel_type = asio::cancellation_type::none;
@@ -45,7 +47,7 @@ std::vector<Outcome> Scheduler::run(std::vector<Job> jobs) {
   pending_.clear();
   waiting_on_bmc_.clear();
   bmc_busy_.clear();
-  in_flight_ = completed_ = 0;
+  in_flight_ = completed_ = stalled_ = 0;
   stopped_ = interrupted_;
   stop_reason_ = interrupted_ ? "interrupted before it started" : "";
   run_start_ = Clock::now();
@@ -93,8 +95,19 @@ std::string Scheduler::bmc_of(std::size_t i) const {
   return t.bmc.empty() ? "host:" + t.name : t.bmc_key();
 }
 
+Millis Scheduler::stall_threshold(Millis timeout) {
+  Millis base{1000};
+  if (latencies_.size() >= 8) {
+    auto v = latencies_;
+    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+    base = 4 * v[v.size() / 2];
+  }
+  return std::clamp(base, opts_.min_stall, std::max(opts_.min_stall, timeout / 4));
+}
+
 void Scheduler::pump() {
-  while (!stopped_ && in_flight_ < opts_.fanout && !pending_.empty()) {
+  while (!stopped_ && in_flight_ < opts_.fanout && in_flight_ + stalled_ < SchedulerOptions::kMaxFanout &&
+         !pending_.empty()) {
     std::size_t i = pending_.front();
     auto at = run_start_ + jobs_[i].not_before;
     if (at > Clock::now()) {
@@ -153,6 +166,15 @@ void Scheduler::start(std::size_t i) {
     if (ec || results_[i]) return;
     cancel_job(i, asio::cancellation_type::total);
   });
+  slot->stall.expires_after(stall_threshold(timeout));
+  slot->stall.async_wait([this, i](boost::system::error_code ec) {
+    auto* sl = slots_[i].get();
+    if (ec || results_[i] || !sl) return;
+    sl->stalled = true;
+    --in_flight_;
+    ++stalled_;
+    pump();
+  });
   auto ctx = slot->ctx;
   slots_[i] = std::move(slot);
   // The guard makes completion exactly-once even if a backend misbehaves.
@@ -194,11 +216,17 @@ void Scheduler::finish(std::size_t i, Outcome o) {
     }
     s->deadline.cancel();
     s->grace.cancel();
+    s->stall.cancel();
+    if (o.error == ErrorKind::None || o.error == ErrorKind::BmcError) {
+      if (latencies_.size() < 64) latencies_.push_back(o.elapsed);
+      else latencies_[latency_next_++ % 64] = o.elapsed;
+    }
   }
   results_[i] = std::move(o);
   ++completed_;
   if (started_[i]) {
-    --in_flight_;
+    if (s && s->stalled) --stalled_;
+    else --in_flight_;
     std::string bmc = bmc_of(i);
     bmc_busy_[bmc] = false;
     auto w = waiting_on_bmc_.find(bmc);

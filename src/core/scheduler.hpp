@@ -25,6 +25,11 @@ struct SchedulerOptions {
   /// After a cancellation, how long a backend gets to finish before the scheduler completes
   /// the target itself (and ignores the late completion).
   Millis grace{std::chrono::milliseconds(750)};
+  /// An operation that has run longer than the stall threshold (4x the median latency seen
+  /// so far, within [min_stall, timeout/4]) stops counting against the fan-out window, so
+  /// dead or hung BMCs cannot hold the window: a run is bounded by its timeout, not by
+  /// N/fanout x timeout.  Stalled plus active operations never exceed kMaxFanout.
+  Millis min_stall{std::chrono::milliseconds(250)};
 };
 
 /// One target's work within a run.
@@ -78,7 +83,7 @@ class Scheduler {
   void interrupt();
   bool interrupted() const { return interrupted_; }
 
-  std::size_t in_flight() const { return in_flight_; }
+  std::size_t in_flight() const { return in_flight_ + stalled_; }
   std::size_t completed() const { return completed_; }
   std::size_t total() const { return jobs_.size(); }
 
@@ -107,7 +112,11 @@ class Scheduler {
   std::deque<std::size_t> pending_;  // ready to start, in order
   std::map<std::string, std::deque<std::size_t>> waiting_on_bmc_;
   std::map<std::string, bool> bmc_busy_;
-  std::size_t in_flight_ = 0;
+  std::size_t in_flight_ = 0;  ///< active operations (count against the fan-out)
+  std::size_t stalled_ = 0;    ///< operations past the stall threshold (do not)
+  std::vector<Millis> latencies_;  ///< recent completion latencies (ring)
+  std::size_t latency_next_ = 0;
+  Millis stall_threshold(Millis timeout);
   std::size_t completed_ = 0;
   bool interrupted_ = false;
   bool stopped_ = false;  ///< no more starts (deadline, interrupt, admission)

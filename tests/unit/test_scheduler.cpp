@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <map>
+#include <set>
+
+#include "core/scheduler.hpp"
+#include "core/test_backend.hpp"
+
+using namespace fleetpower;
+using namespace std::chrono_literals;
+
+namespace {
+struct Fleet {
+  std::vector<Target> targets;
+  Credential cred{"none", "", Secret(), Secret()};
+  std::vector<Job> jobs(Action a = Action::Status) const {
+    std::vector<Job> out;
+    for (auto& t : targets) {
+      Job j;
+      j.target = &t;
+      j.credential = &cred;
+      j.request.action = a;
+      out.push_back(j);
+    }
+    return out;
+  }
+};
+
+Fleet make_fleet(std::size_t n, std::size_t hang_every = 0) {
+  Fleet f;
+  f.targets.reserve(n);
+  for (std::size_t i = 0; i < n; ++i) {
+    Target t;
+    t.name = fmt::format("n{:05}", i);
+    t.protocol = "test";
+    if (hang_every && i % hang_every == 0) t.vars["test_hang"] = "true";
+    f.targets.push_back(std::move(t));
+  }
+  return f;
+}
+
+/// Counts concurrent operations per BMC and in total, to check the engine's limits.
+class CountingBackend final : public Backend {
+ public:
+  explicit CountingBackend(asio::any_io_executor ex) : ex_(ex) {}
+  std::string_view name() const override { return "counting"; }
+  void start(OpContext ctx, CompletionFn done) override {
+    ++starts[ctx.target.name];
+    int& b = per_bmc[ctx.target.bmc_key()];
+    ++b;
+    max_per_bmc = std::max(max_per_bmc, b);
+    ++active;
+    max_active = std::max(max_active, active);
+    auto t = std::make_shared<asio::steady_timer>(ex_, 1ms);
+    std::string key = ctx.target.bmc_key();
+    t->async_wait([this, t, key, done = std::move(done)](boost::system::error_code) {
+      --per_bmc[key];
+      --active;
+      done(Outcome::success("on", PowerState::On));
+    });
+  }
+  asio::any_io_executor ex_;
+  std::map<std::string, int> per_bmc;
+  std::map<std::string, int> starts;
+  int active = 0, max_active = 0, max_per_bmc = 0;
+};
+
+/// Calls its completion twice and never honours cancellation: the engine must cope.
+class RudeBackend final : public Backend {
+ public:
+  explicit RudeBackend(asio::any_io_executor ex) : ex_(ex) {}
+  std::string_view name() const override { return "rude"; }
+  void start(OpContext ctx, CompletionFn done) override {
+    if (ctx.target.name == "hang") return;  // never completes, ignores cancel
+    asio::post(ex_, [done] {
+      done(Outcome::success("first"));
+      done(Outcome::success("second"));
+    });
+  }
+  asio::any_io_executor ex_;
+};
+}  // namespace
+
+TEST_CASE("every job completes exactly once, in input order", "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  reg.add("test", std::make_unique<TestBackend>(io.get_executor()));
+  auto fleet = make_fleet(1000);
+  SchedulerOptions so;
+  so.fanout = 64;
+  Scheduler s(io, reg, so);
+  std::vector<int> seen(1000, 0);
+  s.on_result([&](std::size_t i, const Outcome&) { ++seen[i]; });
+  auto out = s.run(fleet.jobs());
+  REQUIRE(out.size() == 1000);
+  for (auto& o : out) {
+    CHECK(o.ok());
+    CHECK(o.result == "off");
+  }
+  for (int c : seen) REQUIRE(c == 1);
+}
+
+TEST_CASE("10,000 targets with 5% hanging finish within the timeout plus a margin", "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  reg.add("test", std::make_unique<TestBackend>(io.get_executor()));
+  auto fleet = make_fleet(10000, 20);  // every 20th hangs: 500 hung BMCs
+  SchedulerOptions so;
+  so.fanout = 256;
+  so.timeout = 1s;
+  Scheduler s(io, reg, so);
+  auto t0 = Clock::now();
+  auto out = s.run(fleet.jobs());
+  auto took = Clock::now() - t0;
+  std::size_t ok = 0, timeouts = 0;
+  for (auto& o : out) {
+    ok += o.ok();
+    timeouts += o.error == ErrorKind::Timeout;
+  }
+  CHECK(ok == 9500);
+  CHECK(timeouts == 500);
+  // A window held by hung BMCs would take 500/256 x 1s and more; the bound is timeout + margin.
+  CHECK(took < 2500ms);
+  for (std::size_t i = 0; i < out.size(); i += 20) CHECK(out[i].reason.find("timed out waiting") != std::string::npos);
+}
+
+TEST_CASE("fan-out window and one operation per BMC", "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto cb = std::make_unique<CountingBackend>(io.get_executor());
+  auto* counting = cb.get();
+  reg.add("counting", std::move(cb));
+  Fleet f;
+  // 40 blades behind 4 chassis BMCs, plus 100 ordinary nodes.
+  for (int i = 0; i < 140; ++i) {
+    Target t;
+    t.name = fmt::format("b{:03}", i);
+    t.protocol = "counting";
+    t.bmc = i < 40 ? fmt::format("chassis{}", i % 4) : fmt::format("bmc{}", i);
+    t.vars["system"] = std::to_string(i);
+    f.targets.push_back(t);
+  }
+  SchedulerOptions so;
+  so.fanout = 16;
+  Scheduler s(io, reg, so);
+  auto out = s.run(f.jobs());
+  for (auto& o : out) CHECK(o.ok());
+  CHECK(counting->max_per_bmc == 1);
+  CHECK(counting->max_active <= 16);
+  CHECK(counting->max_active >= 8);
+  for (auto& [n, c] : counting->starts) CHECK(c == 1);
+}
+
+TEST_CASE("a backend that completes twice or never is contained", "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  reg.add("rude", std::make_unique<RudeBackend>(io.get_executor()));
+  Fleet f;
+  for (auto n : {"a", "hang", "b"}) {
+    Target t;
+    t.name = n;
+    t.protocol = "rude";
+    f.targets.push_back(t);
+  }
+  SchedulerOptions so;
+  so.timeout = 200ms;
+  so.grace = 100ms;
+  Scheduler s(io, reg, so);
+  int calls = 0;
+  s.on_result([&](std::size_t, const Outcome&) { ++calls; });
+  auto out = s.run(f.jobs());
+  CHECK(calls == 3);
+  CHECK(out[0].result == "first");
+  CHECK(out[1].error == ErrorKind::Timeout);
+  CHECK(out[2].result == "first");
+}
+
+TEST_CASE("interrupt: in-flight become interrupted, the rest not attempted", "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  reg.add("test", std::make_unique<TestBackend>(io.get_executor()));
+  auto fleet = make_fleet(100, 1);  // all hang
+  SchedulerOptions so;
+  so.fanout = 10;
+  so.timeout = 30s;
+  Scheduler s(io, reg, so);
+  asio::steady_timer t(io, 100ms);
+  t.async_wait([&](boost::system::error_code) { s.interrupt(); });
+  auto t0 = Clock::now();
+  auto out = s.run(fleet.jobs());
+  CHECK(Clock::now() - t0 < 5s);
+  CHECK(s.interrupted());
+  std::size_t interrupted = 0, skipped = 0;
+  for (auto& o : out) {
+    interrupted += o.error == ErrorKind::Interrupted;
+    skipped += o.error == ErrorKind::NotAttempted;
+  }
+  // 10 in the window; those that stalled released their slot, so a few more may have started.
+  CHECK(interrupted >= 10);
+  CHECK(interrupted + skipped == 100);
+}
+
+TEST_CASE("run deadline: unfinished targets are timed out, unstarted not attempted", "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  reg.add("test", std::make_unique<TestBackend>(io.get_executor()));
+  auto fleet = make_fleet(50, 1);
+  SchedulerOptions so;
+  so.fanout = 5;
+  so.timeout = 30s;
+  so.deadline = 300ms;
+  so.min_stall = 10s;  // keep the window held so some targets never start
+  Scheduler s(io, reg, so);
+  auto out = s.run(fleet.jobs());
+  std::size_t timeouts = 0, skipped = 0;
+  for (auto& o : out) {
+    timeouts += o.error == ErrorKind::Timeout;
+    skipped += o.error == ErrorKind::NotAttempted;
+  }
+  CHECK(timeouts == 5);
+  CHECK(skipped == 45);
+  CHECK(out[0].reason.find("run deadline") != std::string::npos);
+}
+
+TEST_CASE("admission stops new starts (max-fail)", "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  reg.add("test", std::make_unique<TestBackend>(io.get_executor()));
+  auto fleet = make_fleet(40);
+  for (auto& t : fleet.targets) t.vars["test_fail"] = "auth:bad password";
+  SchedulerOptions so;
+  so.fanout = 1;
+  Scheduler s(io, reg, so);
+  std::size_t failures = 0;
+  s.on_result([&](std::size_t, const Outcome& o) { failures += !o.ok() && o.error != ErrorKind::NotAttempted; });
+  s.set_admission([&](std::string* why) {
+    if (failures < 3) return true;
+    *why = "more than 2 failures";
+    return false;
+  });
+  auto out = s.run(fleet.jobs());
+  CHECK(failures == 3);
+  CHECK(out[3].error == ErrorKind::NotAttempted);
+  CHECK(out[39].reason == "more than 2 failures");
+}
+
+TEST_CASE("test backend: power actions change state and are recorded once", "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto tb = std::make_unique<TestBackend>(io.get_executor());
+  auto* test = tb.get();
+  reg.add("test", std::move(tb));
+  auto fleet = make_fleet(20);
+  Scheduler s(io, reg, {});
+  auto out = s.run(fleet.jobs(Action::On));
+  for (auto& o : out) CHECK(o.ok());
+  CHECK(test->events().size() == 20);
+  out = s.run(fleet.jobs(Action::Status));
+  for (auto& o : out) CHECK(o.state == PowerState::On);
+}

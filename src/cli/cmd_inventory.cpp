@@ -39,9 +39,12 @@ void setup_inventory(CLI::App& app, Globals& g, CommandFn* run) {
         d.key = "credentials";
         if (name == "env")
           d.message = fmt::format("{} has no 'credentials' and FLEETPOWER_USER/FLEETPOWER_PASSWORD are not set", t.name);
+        else if (cpath.empty())
+          d.message = fmt::format("{} uses credentials '{}', but no credentials file was found "
+                                  "(--credentials, ~/.config/fleetpower/credentials.yaml, "
+                                  "/etc/fleetpower/credentials.yaml)", t.name, name);
         else
-          d.message = fmt::format("{} uses credentials '{}', which {} does not define", t.name, name,
-                                  cpath.empty() ? "no credentials file (none found)" : cpath);
+          d.message = fmt::format("{} uses credentials '{}', which {} does not define", t.name, name, cpath);
         auto dym = did_you_mean(name, store.names(), 1);
         if (!dym.empty()) d.message += fmt::format(" (did you mean '{}'?)", dym[0]);
         diags.push_back(d);

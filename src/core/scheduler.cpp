@@ -211,6 +211,8 @@ void Scheduler::finish(std::size_t i, Outcome o) {
     o.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - s->started);
     if (!o.ok() && s->cancel_type == asio::cancellation_type::terminal) {
       o.error = ErrorKind::Interrupted;
+      // "timed out waiting for RAKP 2" -> "waiting for RAKP 2": it did not time out.
+      if (o.reason.rfind("timed out ", 0) == 0) o.reason.erase(0, 10);
     } else if (!o.ok() && s->cancel_type == asio::cancellation_type::total && !s->cancel_reason.empty()) {
       o.reason = s->cancel_reason + ": " + o.reason;
     }

@@ -1,0 +1,91 @@
+#!/usr/bin/env bash
+# The CLI against the scripted test backend: selection, errors, output formats, exit codes,
+# Ctrl-C.  No network.
+source "$(dirname "$0")/lib/common.sh"
+INV=$FP_SOURCE_DIR/inventory/demo-test.yaml
+fp() { "$FLEETPOWER" -i "$INV" "$@"; }
+
+expect_rc 1 "status of a mixed fleet exits 1" fp status @compute -t 1s
+check "folded output" contains "$T/out" "node[001-040]: on"
+check "failed hosts folded with their reason" contains "$T/out" 'node[081-084]: error: unknown user "admin"'
+check "hung hosts time out naming the step" contains "$T/out" "node[085-086]: error: timed out waiting"
+
+expect_rc 0 "all ok exits 0" fp status @rack1
+expect_rc 3 "all failed exits 3" fp status @flaky
+expect_rc 2 "empty selection is a usage error" fp status
+check "empty selection explained" contains "$T/err" "no targets selected"
+expect_rc 2 "unknown host" fp status node200
+check "unknown host folded in the message" contains "$T/err" "unknown host node200"
+expect_rc 2 "unknown group" fp status @rakc1
+check "did you mean a group" contains "$T/err" "did you mean @rack1"
+expect_rc 2 "mistyped command" fp stauts node001
+check "did you mean a command" contains "$T/err" "did you mean 'status'"
+expect_rc 2 "@all needs --all" fp off @all
+expect_rc 0 "--all with exclusions" fp status --all -x @flaky -x @dead
+check "exclusions applied" bash -c "! grep -q 'node08[1-6]' '$T/out'"
+
+expect_rc 0 "list folds" fp list @rack1 @rack2
+check "list prints one folded line" test "$(cat "$T/out")" = "node[001-080]"
+expect_rc 0 "list --expand" fp list --expand node[001-003]
+check "list --expand prints one per line" test "$(cat "$T/out")" = "$(printf 'node001\nnode002\nnode003')"
+expect_rc 0 "list -o json" fp -o json list node001
+check "list json has the protocol" contains "$T/out" '"protocol":"test"'
+
+expect_rc 1 "json output" fp -o json status node[001-002,081] -t 1s
+check "json is valid and has a summary" /usr/bin/python3 -c '
+import json,sys; d=json.load(open(sys.argv[1]))
+assert d["summary"]["total"]==3 and d["summary"]["failed"]==1 and d["summary"]["exit_code"]==1, d["summary"]
+assert {h["host"] for h in d["hosts"]}=={"node001","node002","node081"}
+assert [h for h in d["hosts"] if h["host"]=="node081"][0]["error"]=="auth"' "$T/out"
+expect_rc 1 "jsonl output" fp -o jsonl status node[001-002,081] -t 1s
+check "jsonl streams one line per host then a summary" /usr/bin/python3 -c '
+import json,sys; lines=[json.loads(l) for l in open(sys.argv[1])]
+assert [l["type"] for l in lines]==["host","host","host","summary"], lines' "$T/out"
+
+# Ctrl-C: partial result and exit 130
+set +e
+"$FLEETPOWER" -i "$INV" status @compute -t 30s >"$T/int.out" 2>"$T/int.err" &
+pid=$!
+FP_PIDS+=("$pid")
+sleep 1
+kill -INT "$pid"
+wait "$pid"; rc=$?
+set -e
+check "Ctrl-C exits 130 (got $rc)" test "$rc" = 130
+check "Ctrl-C prints what was done" contains "$T/int.out" "node[001-040]: on"
+check "in-flight hosts reported interrupted, naming the step" contains "$T/int.out" "node[085-086]: interrupted: waiting for"
+
+# Inventory errors: file, line, key; exit 2
+cat >"$T/bad.yaml" <<'YAML'
+defaults: { protocol: ipmi }
+groups:
+  rack1:
+    hosts: node[001-040]
+    bmc: 127.1.0.[1-39]
+    protocl: ipmi
+YAML
+expect_rc 2 "inventory check fails on a malformed inventory" "$FLEETPOWER" -i "$T/bad.yaml" inventory check
+check "zip length error has file:line and key" contains "$T/err" "$T/bad.yaml:5:10: groups.rack1.bmc: 39 BMC addresses for 40 hosts"
+check "unknown key with did you mean" contains "$T/err" "$T/bad.yaml:6:5: groups.rack1.protocl: unknown key 'protocl' (did you mean 'protocol'?)"
+expect_rc 2 "commands refuse a malformed inventory" "$FLEETPOWER" -i "$T/bad.yaml" status node001
+
+# Credentials file must be 0600
+cat >"$T/creds.yaml" <<'YAML'
+lab: { username: admin, password: Sekr1t-Do-Not-Print }
+YAML
+chmod 644 "$T/creds.yaml"
+cat >"$T/inv.yaml" <<'YAML'
+defaults: { protocol: ipmi, credentials: lab }
+hosts:
+  n1: { bmc: 127.2.0.1 }
+YAML
+expect_rc 2 "a 0644 credentials file is refused" "$FLEETPOWER" -i "$T/inv.yaml" --credentials "$T/creds.yaml" inventory check
+check "refusal explains chmod 600" contains "$T/err" "chmod 600"
+check "refusal does not print the password" bash -c "! grep -q Sekr1t '$T/out' '$T/err'"
+chmod 600 "$T/creds.yaml"
+expect_rc 0 "a 0600 credentials file is accepted" "$FLEETPOWER" -i "$T/inv.yaml" --credentials "$T/creds.yaml" inventory check
+sed -i 's/lab:/lba:/' "$T/creds.yaml"
+expect_rc 2 "undefined credentials are reported" "$FLEETPOWER" -i "$T/inv.yaml" --credentials "$T/creds.yaml" inventory check
+check "undefined credentials named with a suggestion" contains "$T/err" "uses credentials 'lab'"
+
+finish

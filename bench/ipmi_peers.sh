@@ -18,7 +18,8 @@
 # Correctness per run ("ok"): for status, hosts whose reported state is right in the tool's
 # output; for on/off/cycle, live sims whose own event log shows exactly one such request
 # since the run started ("dup" counts sims that logged more than one: an action executed twice).
-# Prints a markdown table of medians over the rounds ("ok" is the minimum over the rounds).
+# Prints a markdown table of medians over the rounds ("ok" is the minimum over the rounds,
+# "rc≠0" the number of rounds in which the tool exited non-zero).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -64,6 +65,13 @@ if [[ " $TOOLS " == *" fleetpower "* ]] && [[ -z $FLEETPOWER || ! -x $FLEETPOWER
 fi
 
 WORK=$(mktemp -d -p /dev/shm fp-bench-ipmi.XXXXXX 2>/dev/null || mktemp -d)
+if [[ " $TOOLS " == *" fleetpower "* ]]; then
+    # A private copy: a rebuild during the run must not change (or break) the binary measured.
+    cp "$FLEETPOWER" "$WORK/fleetpower"
+    FP_VERSION=$("$WORK/fleetpower" --version 2>&1 | head -1 || true)
+    FP_SUM=$(sha256sum "$FLEETPOWER" | cut -c1-12)
+    FLEETPOWER=$WORK/fleetpower
+fi
 D=
 cleanup() {
     [[ -n $D ]] && "$FLEET" stop --dir "$D" >/dev/null 2>&1
@@ -72,7 +80,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 RAW=${RAW:-$WORK/raw.tsv}
-printf 'n\tmodel\tdead\top\ttool\tround\twall\tcpu\trss_kb\tok\tlive\tdup\n' >"$RAW"
+printf 'n\tmodel\tdead\top\ttool\tround\twall\tcpu\trss_kb\tok\tlive\tdup\trc\n' >"$RAW"
 
 log() { echo "bench: $*" >&2; }
 
@@ -125,22 +133,22 @@ action_ok() {
 }
 
 run_one() {
-    local tool=$1 op=$2 round=$3 want=$4 mark tf of wall u s rss ok dup
+    local tool=$1 op=$2 round=$3 want=$4 mark tf of wall u s rss rc ok dup
     tool_cmd "$tool" "$op"
     tf=$WORK/time.out
     of=$WORK/run.out
     mark=$(date +%s.%N)
     "$HERE/lib/measure" -o "$tf" -- "${CMD[@]}" >"$of" 2>"$WORK/run.err" || true
-    read -r wall u s rss _ <"$tf"
+    read -r wall u s rss rc <"$tf"
     if [[ $op == status ]]; then
         ok=$(status_ok "$tool" "$want" "$of")
         dup=0
     else
         read -r ok dup < <(action_ok "$op" "$mark")
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$MODEL" "$DEAD" "$op" "$tool" "$round" \
-        "$wall" "$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')" "$rss" "$ok" "$LIVE" "$dup" >>"$RAW"
-    log "N=$N $tool $op round $round: ${wall}s wall, $(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')s cpu, ${rss}KB, ok $ok/$LIVE dup $dup"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$MODEL" "$DEAD" "$op" "$tool" "$round" \
+        "$wall" "$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')" "$rss" "$ok" "$LIVE" "$dup" "$rc" >>"$RAW"
+    log "N=$N $tool $op round $round: ${wall}s wall, $(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')s cpu, ${rss}KB, ok $ok/$LIVE dup $dup rc $rc"
 }
 
 # Put every live sim in a known state, outside any measurement (chunked: ipmipower drops
@@ -170,12 +178,13 @@ for N in $NS; do
     for ((round = 1; round <= ROUNDS; round++)); do
         for tool in $TOOLS; do
             settle off
+            state=off
             for op in on status cycle off; do
                 [[ " $OPS " == *" $op "* ]] || continue
                 case $op in
-                status) run_one "$tool" status "$round" on ;;
-                cycle) run_one "$tool" cycle "$round" - ; sleep 1.5 ;;
-                *) run_one "$tool" "$op" "$round" - ;;
+                status) run_one "$tool" status "$round" "$state" ;;
+                cycle) run_one "$tool" cycle "$round" - ; sleep 1.5; state=on ;;
+                *) run_one "$tool" "$op" "$round" - ; state=$op ;;
                 esac
             done
         done
@@ -189,8 +198,9 @@ echo
 echo "ipmi_sim fleet, $MODEL power model, $ROUNDS rounds, medians (ok: minimum over rounds)," \
     "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
-echo "| N | dead | op | tool | wall s | CPU s | peak RSS MB | ok/live | dup | wall vs ipmipower | CPU vs ipmipower |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|"
+[[ -n ${FP_VERSION:-} ]] && echo "fleetpower: $FP_VERSION (sha256 $FP_SUM...)" && echo
+echo "| N | dead | op | tool | wall s | CPU s | peak RSS MB | ok/live | dup | rc≠0 | wall vs ipmipower | CPU vs ipmipower |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
 awk -F'\t' -v tools="$TOOLS" -v ops="$OPS" -v fan="$FANOUT" -v xp="$XP" '
 function median(arr, n,   i, j, t) {
     for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
@@ -202,7 +212,7 @@ NR == 1 { next }
     c = ++cnt[k]
     W[k, c] = $7; C[k, c] = $8; R[k, c] = $9
     if (!(k in okmin) || $10 < okmin[k]) okmin[k] = $10
-    dup[k] += $12; live[k] = $11; dead[k] = $3
+    dup[k] += $12; live[k] = $11; dead[k] = $3; if ($13 != 0) bad[k]++
     if (!($1 in seen_n)) { seen_n[$1] = 1; norder[++nn] = $1 }
 }
 END {
@@ -223,7 +233,7 @@ END {
             rw = (bw > 0) ? sprintf("%.2fx", mw / bw) : "-"
             rc = (bc > 0) ? sprintf("%.2fx", mc / bc) : "-"
             label = T[t]; if (label == "ipmipower-F") label = "ipmipower -F " fan; if (label == "ipmitool") label = "ipmitool xargs -P " xp
-            printf "| %s | %s | %s | %s | %.3f | %.3f | %.1f | %d/%d | %d | %s | %s |\n", norder[a], dead[k], O[b], label, mw, mc, mr, okmin[k], live[k], dup[k], rw, rc
+            printf "| %s | %s | %s | %s | %.3f | %.3f | %.1f | %d/%d | %d | %d | %s | %s |\n", norder[a], dead[k], O[b], label, mw, mc, mr, okmin[k], live[k], dup[k], bad[k], rw, rc
         }
     }
 }' "$RAW"

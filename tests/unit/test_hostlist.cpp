@@ -4,7 +4,6 @@
 // compares against the real nodeset on thousands of generated sets.
 #include <algorithm>
 #include <catch2/catch.hpp>
-#include <chrono>
 #include <cstdlib>
 #include <fstream>
 #include <random>
@@ -170,12 +169,11 @@ TEST_CASE("expand: the name cap is checked before anything is generated", "[host
   CHECK_FALSE(hl::expand("n[1-5],m[1-6]", &out, &err, 10));
   CHECK(err.column == 8);
   CHECK(out.empty());
-  // A huge range must fail at once, without allocating or walking it.
-  auto t0 = std::chrono::steady_clock::now();
+  // A huge range must fail from the counts alone, without generating anything (if it tried,
+  // this test would never finish).
   CHECK_FALSE(hl::expand("n[0-999999999999999999]", &out, &err));
   CHECK_FALSE(hl::expand("a[1-999999999]b[1-999999999]c[1-999999999]", &out, &err));
   CHECK(out.empty());
-  CHECK(std::chrono::steady_clock::now() - t0 < std::chrono::seconds(1));
   // Exactly the cap is fine.
   CHECK(hl::expand("n[1-1000000]", &out, &err));
   CHECK(out.size() == hl::kMaxNames);
@@ -391,7 +389,7 @@ TEST_CASE("expand/fold round trip over generated expressions", "[hostlist][prope
   }
 }
 
-TEST_CASE("fold: 100,000 names stay fast", "[hostlist]") {
+TEST_CASE("fold: 100,000 shuffled names", "[hostlist]") {
   std::vector<std::string> names;
   names.reserve(100'000);
   for (int i = 0; i < 100'000; ++i)

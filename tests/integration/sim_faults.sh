@@ -10,7 +10,8 @@ BASE=127.43.0
 FAULTS="2:hang,3:latency=1500ms,4:http500,5:busy=3,6:unauth,7:garbage,8:reset,9:trickle=50ms/16"
 FAULTS+=",10:tasks,11:down,12:blackhole,13:http503+times=2,14:cert=expired,15:cert=wrongname"
 FAULTS+=",16:cert=selfsigned,17:stuck,18:etag=strong,19:etag=required,20:nobasic,21:ignore-reset"
-sim_start faults --redfish 21 --address-base $BASE.1 --port 8443 --power-on-delay 1s \
+FAULTS+=",22:settings"
+sim_start faults --redfish 22 --address-base $BASE.1 --port 8443 --power-on-delay 1s \
   --session-timeout 2s --hang-timeout 30s --faults "$FAULTS" || exit 1
 R=/redfish/v1
 S=/redfish/v1/Systems/1
@@ -109,6 +110,16 @@ c=$(code_of -X POST -d '{"ResetType":"ForceOff"}' "$(u 21 $S/Actions/ComputerSys
 check "ignore-reset: Reset answered 204 (got $c)" test "$c" = 204
 check "ignore-reset: power unchanged (On)" bash -c "curl -sS -K '$SIM_DIR/curl.cfg' --cacert '$CA' $(u 21 $S) | grep -q '\"PowerState\":\"On\"'"
 check "event log: ignored reset" events_has "e.get('bmc')==21 and e.get('result')=='ignored'"
+
+# settings: Boot only through the @Redfish.Settings object
+out=$(acurl "$(u 22 $S)")
+check "settings: System advertises @Redfish.Settings" grep -q '"SettingsObject":{"@odata.id":"/redfish/v1/Systems/1/Settings"}' <<<"$out"
+c=$(code_of -X PATCH -d '{"Boot":{"BootSourceOverrideTarget":"Pxe"}}' "$(u 22 $S)")
+check "settings: Boot PATCH on the System refused (400, got $c)" test "$c" = 400
+c=$(code_of -X PATCH -d '{"Boot":{"BootSourceOverrideTarget":"Cd","BootSourceOverrideEnabled":"Once"}}' "$(u 22 $S/Settings)")
+check "settings: Boot PATCH on the settings object accepted (204, got $c)" test "$c" = 204
+check "settings: System reads back Cd" bash -c "curl -sS -K '$SIM_DIR/curl.cfg' --cacert '$CA' $(u 22 $S) | grep -q '\"BootSourceOverrideTarget\":\"Cd\"'"
+check "event log: boot via settings" events_has "e.get('bmc')==22 and e.get('event')=='boot' and e['via']=='settings' and e['target']=='Cd'"
 
 # --- bad requests never crash it ---------------------------------------------------------------
 B1=$BASE.1

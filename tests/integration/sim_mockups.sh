@@ -9,9 +9,9 @@ set -u
 . "${FP_SOURCE_DIR:?}/tests/sim/testlib.sh"
 
 M="$FP_SOURCE_DIR/../shared/redfish-mockups"
-TREES=(dmtf-public-rackmount1 dmtf-public-bladed csm-DL325 csm-OpenBMC-stock)
+TREES=(dmtf-public-rackmount1 dmtf-public-bladed csm-DL325 csm-OpenBMC-stock bmclib-dell-idrac bmclib-lenovo-xcc)
 for t in "${TREES[@]}"; do
-  if [[ ! -f "$M/$t/index.json" ]]; then
+  if [[ ! -d "$M/$t" ]]; then
     echo "SKIP: $M/$t not present (shared mockups are optional)"
     exit 77
   fi
@@ -20,8 +20,9 @@ done
 BASE=127.42.0
 args=()
 for t in "${TREES[@]}"; do args+=(--mockup "$M/$t"); done
-# One BMC per tree: 1 rackmount1, 2 bladed, 3 DL325 (iLO 5), 4 OpenBMC.
-sim_start trees --redfish 4 --address-base $BASE.1 --port 8443 --power-on-delay 1s "${args[@]}" || exit 1
+# One BMC per tree: 1 rackmount1, 2 bladed, 3 DL325 (iLO 5), 4 OpenBMC, 5 Dell iDRAC 9 and
+# 6 Lenovo XCC (loose fixture folders: each file served at the @odata.id it carries).
+sim_start trees --redfish 6 --address-base $BASE.1 --port 8443 --power-on-delay 1s "${args[@]}" || exit 1
 check "bmcs.tsv maps BMC 3 to csm-DL325" grep -qP '^3\trf0003\t127.42.0.3\t8443\tcsm-DL325\t1\t' "$SIM_DIR/state/bmcs.tsv"
 check "inventory: bladed tree gives per-system groups" grep -q 'system: "529QB9452R6"' "$INV"
 
@@ -39,8 +40,11 @@ run_sushy "HPE iLO 5 DL325" $BASE.3 --systems 1 --expect-vendor Hpe --reject Pow
 # OpenBMC publishes its list only through @Redfish.ActionInfo, which sushy 4.3 does not read: it
 # sends PushPowerButton, and the simulator refuses it with the tree's list.
 run_sushy "OpenBMC" $BASE.4 --systems 1 --reject PushPowerButton
+run_sushy "Dell iDRAC 9 (fixtures)" $BASE.5 --systems 1
+run_sushy "Lenovo XCC (fixtures)" $BASE.6 --systems 1 --expect-vendor Lenovo
+check "Dell fixtures: System.Embedded.1 served" bash -c "curl -sS -K '$SIM_DIR/curl.cfg' --cacert '$CA' https://$BASE.5:8443/redfish/v1/Systems/System.Embedded.1 | grep -q 'Dell'"
 
-for h in rf0001 rf0002-n1 rf0002-n2 rf0002-n3 rf0002-n4 rf0003 rf0004; do
+for h in rf0001 rf0002-n1 rf0002-n2 rf0002-n3 rf0002-n4 rf0003 rf0004 rf0005 rf0006; do
   check "event log: $h reset ForceOff accepted" events_has "e.get('host')=='$h' and e.get('reset_type')=='ForceOff' and e['result']=='accepted'"
   check "event log: $h PoweringOn -> On" events_has "e.get('host')=='$h' and e.get('event')=='power' and e['from']=='PoweringOn' and e['to']=='On'"
   check "event log: $h boot Pxe/Once" events_has "e.get('host')=='$h' and e.get('event')=='boot' and e['target']=='Pxe'"
@@ -61,7 +65,7 @@ check "OpenBMC tree: ResetActionInfo served" bash -c "curl -sS -K '$SIM_DIR/curl
 
 # redfishtool: read and reset on every tree (Basic and Session auth).
 RFT=(redfishtool -c "$SIM_DIR/redfishtool.json" -S Always -T 10)
-for a in 1 3 4; do
+for a in 1 3 4 5 6; do
   out=$("${RFT[@]}" -r $BASE.$a:8443 Systems -1 get -P PowerState 2>&1)
   check "redfishtool reads PowerState on BMC $a" grep -q '"PowerState"' <<<"$out"
   "${RFT[@]}" -A Session -r $BASE.$a:8443 Systems -1 reset ForceOff >/dev/null 2>&1

@@ -85,6 +85,7 @@ struct Faults {
   bool ignore_reset = false;  ///< ignore-reset: Reset answers success but does nothing
   bool nobasic = false;       ///< nobasic: Basic auth refused (sessions only)
   bool nosession = false;     ///< nosession: POST Sessions refused (Basic only)
+  bool settings = false;      ///< settings: Boot only writable through @Redfish.Settings
   std::string etag_mode = "exact";  ///< etag=exact|strong|none|required
   int session_limit = -1;     ///< session-limit=K: overrides --session-limit
   long times = -1;            ///< times=K: error faults apply to the first K requests only

@@ -6,7 +6,7 @@
 //   SEL    := N | N-M | "*"                (1-based BMC indexes: BMC 3 serves host rf0003)
 //   KNOB   := hang | blackhole | down | latency=DUR | httpNNN | busy[=SECS] | unauth | garbage
 //           | reset | trickle[=INTERVAL[/BYTES]] | tasks | stuck | ignore-reset | nobasic
-//           | nosession | etag=exact|strong|none|required | session-limit=K | times=K
+//           | nosession | settings | etag=exact|strong|none|required | session-limit=K | times=K
 //           | cert=expired|selfsigned|wrongname | none
 #include <charconv>
 
@@ -73,6 +73,7 @@ bool apply_knob(std::string_view knob, FaultRule* r, std::string* err) {
   else if (name == "ignore-reset") f.ignore_reset = true;
   else if (name == "nobasic") f.nobasic = true;
   else if (name == "nosession") f.nosession = true;
+  else if (name == "settings") f.settings = true;
   else if (name == "latency") {
     if (!need_val() || !parse_duration(val, &f.latency)) {
       *err = "latency needs a duration (latency=2s)";
@@ -164,6 +165,7 @@ std::string Faults::describe() const {
   if (ignore_reset) add("ignore-reset");
   if (nobasic) add("nobasic");
   if (nosession) add("nosession");
+  if (settings) add("settings");
   if (etag_mode != "exact") add("etag=" + etag_mode);
   if (session_limit >= 0) add("session-limit=" + std::to_string(session_limit));
   if (times >= 0) add("times=" + std::to_string(times));

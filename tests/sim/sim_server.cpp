@@ -297,7 +297,16 @@ class Sim {
   Reply sessions_collection(Bmc& b);
   Reply session_get(Bmc& b, const std::string& id);
   Reply system_get(std::size_t bi, std::size_t si);
-  Reply system_patch(std::size_t bi, std::size_t si, const Request& req);
+  Reply system_patch(std::size_t bi, std::size_t si, const Request& req, bool via_settings);
+  Reply settings_get(std::size_t bi, std::size_t si);
+  /// System index whose settings object is `path` (only with the settings knob), else -1.
+  long settings_index(std::size_t bi, const std::string& path) const {
+    const Bmc& b = bmcs_[bi];
+    if (!b.faults.settings || path.size() < 10 || path.compare(path.size() - 9, 9, "/Settings") != 0)
+      return -1;
+    auto it = b.pers->system_paths.find(path.substr(0, path.size() - 9));
+    return it == b.pers->system_paths.end() ? -1 : static_cast<long>(it->second);
+  }
   Reply reset(std::size_t bi, std::size_t si, const Request& req);
   Reply task_get(Bmc& b, std::uint32_t id, bool monitor);
   void purge_sessions(Bmc& b);
@@ -419,6 +428,7 @@ void merge_faults(Faults* d, const Faults& s) {
   d->ignore_reset |= s.ignore_reset;
   d->nobasic |= s.nobasic;
   d->nosession |= s.nosession;
+  d->settings |= s.settings;
   if (s.etag_mode != "exact") d->etag_mode = s.etag_mode;
   if (s.session_limit >= 0) d->session_limit = s.session_limit;
   if (s.times >= 0) d->times = s.times;
@@ -555,6 +565,9 @@ bool Sim::setup(std::string* err) {
     if (!certs_) return false;
     SSL_CTX* c = ssl_ctx_.native_handle();
     SSL_CTX_set_min_proto_version(c, TLS1_2_VERSION);
+    // Idle keep-alive connections give their 16 KiB read/write buffers back: thousands of
+    // connections stay cheap.
+    SSL_CTX_set_mode(c, SSL_MODE_RELEASE_BUFFERS);
     ssl_ctx_.set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
                          ssl::context::no_sslv3 | ssl::context::single_dh_use);
   }
@@ -765,6 +778,10 @@ void Sim::write_state() {
   }
   std::string err;
   write_file_atomic(cfg_.state_dir + "/state.json", json::serialize(arr) + "\n", 0644, &err);
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  event(static_cast<std::size_t>(-1), -1,
+        json::object{{"event", "stats"}, {"connections", total_conns_}, {"max_rss_kb", ru.ru_maxrss}});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1060,12 +1077,36 @@ Reply Sim::system_get(std::size_t bi, std::size_t si) {
   if (t.has_location_indicator) o["LocationIndicatorActive"] = st.locate;
   std::string tag = etag(bi, si);
   o["@odata.etag"] = tag;
+  if (b.faults.settings && t.has_boot)
+    o["@Redfish.Settings"] = json::object{
+        {"@odata.type", "#Settings.v1_3_0.Settings"},
+        {"SettingsObject", json::object{{"@odata.id", t.path + "/Settings"}}},
+        {"SupportedApplyTimes", json::array{"Immediate"}}};
   Reply r = json_reply(200, json::serialize(o));
   r.headers.emplace_back("ETag", tag);
   return r;
 }
 
-Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req) {
+Reply Sim::settings_get(std::size_t bi, std::size_t si) {
+  const Bmc& b = bmcs_[bi];
+  const SysState& st = b.sys[si];
+  const SystemTemplate& t = b.pers->systems[si];
+  json::object boot{{"BootSourceOverrideTarget", st.boot_target},
+                    {"BootSourceOverrideEnabled", st.boot_enabled}};
+  if (!st.boot_mode.empty()) boot["BootSourceOverrideMode"] = st.boot_mode;
+  std::string tag = etag(bi, si);
+  Reply r = json_reply(200, json::serialize(json::object{
+                                {"@odata.id", t.path + "/Settings"},
+                                {"@odata.type", "#ComputerSystem.v1_16_0.ComputerSystem"},
+                                {"@odata.etag", tag},
+                                {"Id", "Settings"},
+                                {"Name", "Pending settings of " + t.id},
+                                {"Boot", std::move(boot)}}));
+  r.headers.emplace_back("ETag", tag);
+  return r;
+}
+
+Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req, bool via_settings) {
   Bmc& b = bmcs_[bi];
   SysState& st = b.sys[si];
   const SystemTemplate& t = b.pers->systems[si];
@@ -1119,6 +1160,11 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req) {
     std::string k(kv.key());
     const json::value& v = kv.value();
     if (k == "Boot" && t.has_boot) {
+      if (b.faults.settings && !via_settings)
+        return error_reply(400, {"PropertyNotWritable",
+                                 "The property Boot is a read-only property and cannot be assigned a value; change it through the @Redfish.Settings object " + t.path + "/Settings.",
+                                 {"Boot"}, "Warning",
+                                 "Remove the property from the request body and resubmit the request if the operation failed."});
       if (!v.is_object()) return type_err("Boot");
       const auto& base_boot = t.base.at("Boot").as_object();
       for (const auto& bk : v.as_object()) {
@@ -1147,6 +1193,8 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req) {
           return unknown("Boot/" + key);
         }
       }
+    } else if (via_settings) {
+      return unknown(k);
     } else if (k == "IndicatorLED" && t.has_indicator_led) {
       if (!v.is_string()) return type_err(k);
       std::string s(v.as_string());
@@ -1173,7 +1221,8 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req) {
     event(bi, static_cast<int>(si), json::object{{"event", "boot"},
                                                  {"target", nt},
                                                  {"enabled", ne},
-                                                 {"mode", nm}});
+                                                 {"mode", nm},
+                                                 {"via", via_settings ? "settings" : "system"}});
   if (led_changed)
     event(bi, static_cast<int>(si),
           json::object{{"event", "identify"},
@@ -1336,6 +1385,8 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
     } else if (method == http::verb::get || method == http::verb::head) {
       if (auto it = p.system_paths.find(path); it != p.system_paths.end()) {
         r = system_get(bi, it->second);
+      } else if (auto si = settings_index(bi, path); si >= 0) {
+        r = settings_get(bi, static_cast<std::size_t>(si));
       } else if (path == p.sessions_path) {
         r = sessions_collection(b);
       } else if (path.rfind(p.sessions_path + "/", 0) == 0) {
@@ -1359,7 +1410,8 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
       else if (p.raw.count(path) || p.system_paths.count(path)) r = method_not_allowed(mstr, path);
       else r = not_found(path);
     } else if (method == http::verb::patch) {
-      if (auto it = p.system_paths.find(path); it != p.system_paths.end()) r = system_patch(bi, it->second, req);
+      if (auto it = p.system_paths.find(path); it != p.system_paths.end()) r = system_patch(bi, it->second, req, false);
+      else if (auto si = settings_index(bi, path); si >= 0) r = system_patch(bi, static_cast<std::size_t>(si), req, true);
       else if (p.raw.count(path)) r = method_not_allowed(mstr, path);
       else r = not_found(path);
     } else if (method == http::verb::delete_) {
@@ -1691,7 +1743,7 @@ class Conn : public std::enable_shared_from_this<Conn<Stream>> {
   Sim& sim_;
   std::size_t bi_;
   Stream stream_;
-  beast::flat_buffer buf_{8192};
+  beast::flat_buffer buf_{32 * 1024};  // max size (headers are capped at 16 KiB)
   std::optional<http::request_parser<http::string_body>> parser_;
   std::optional<http::response<http::string_body>> res_;
   asio::steady_timer timer_;

@@ -5,6 +5,7 @@
 #include <cerrno>
 #include <charconv>
 #include <cstring>
+#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -94,17 +95,58 @@ const std::vector<std::string> kAllResetTypes = {
     "On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart", "Nmi",
     "ForceOn", "PushPowerButton", "PowerCycle"};
 
+/// A folder of loose fixture files (one resource per *.json, any names): each file is served at
+/// the "@odata.id" it carries.  Files are taken in sorted path order; the first file claiming a
+/// path wins (fixture folders hold variants of one resource).
+bool load_fixture_dir(const std::string& dir, Personality* out, std::string* err) {
+  std::error_code ec;
+  std::vector<fs::path> files;
+  std::uintmax_t total = 0;
+  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+       !ec && it != end; it.increment(ec)) {
+    if (!it->is_regular_file(ec) || it->path().extension() != ".json") continue;
+    auto sz = it->file_size(ec);
+    if (ec || sz > kMaxFileBytes) continue;
+    total += sz;
+    if (total > kMaxTreeBytes) {
+      *err = "fixture folder " + dir + " is larger than the 256 MiB limit";
+      return false;
+    }
+    files.push_back(it->path());
+  }
+  if (ec) {
+    *err = "cannot read " + dir + ": " + ec.message();
+    return false;
+  }
+  std::sort(files.begin(), files.end());
+  out->source = dir;
+  if (out->name.empty()) out->name = fs::path(dir).filename().string();
+  for (const auto& f : files) {
+    std::string body;
+    if (!read_file(f, &body)) continue;
+    boost::system::error_code jec;
+    json::value v = json::parse(body, jec);
+    if (jec || !v.is_object()) continue;
+    auto* id = v.as_object().if_contains("@odata.id");
+    if (!id || !id->is_string()) continue;
+    std::string path = normalize_path(std::string(id->as_string()));
+    if (path.rfind("/redfish/v1", 0) != 0) continue;
+    out->raw.emplace(path, std::move(body));  // first wins
+  }
+  if (!out->raw.count("/redfish/v1")) {
+    *err = "no service root in " + dir + " (neither index.json trees nor a fixture with \"@odata.id\": \"/redfish/v1\")";
+    return false;
+  }
+  return index_personality(out, err);
+}
+
 }  // namespace
 
 bool load_mockup_dir(const std::string& dir, Personality* out, std::string* err) {
   std::error_code ec;
   fs::path base(dir);
   if (fs::exists(base / "redfish" / "v1" / "index.json", ec)) base = base / "redfish" / "v1";
-  if (!fs::exists(base / "index.json", ec)) {
-    *err = "no service root (index.json) in " + dir +
-           " (loose fixture folders are not servable trees)";
-    return false;
-  }
+  if (!fs::exists(base / "index.json", ec)) return load_fixture_dir(dir, out, err);
   out->source = dir;
   if (out->name.empty()) {
     fs::path d(dir);

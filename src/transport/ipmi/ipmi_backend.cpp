@@ -1,8 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "transport/ipmi/ipmi_backend.hpp"
 
-#include <freeipmi/freeipmi.h>
-
 #include "transport/ipmi/engine.hpp"
 
 namespace fleetpower::ipmi {
@@ -25,8 +23,7 @@ class IpmiBackend final : public Backend {
 }  // namespace
 
 std::unique_ptr<Backend> make_backend(asio::any_io_executor ex, Options opts) {
-  static const bool crypto_ready = [] { return ipmi_rmcpplus_init() >= 0; }();
-  (void)crypto_ready;
+  crypto_init();  // before any session; failures surface per operation
   return std::make_unique<IpmiBackend>(std::move(ex), opts);
 }
 

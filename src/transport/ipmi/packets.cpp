@@ -123,6 +123,11 @@ Creds::~Creds() {
   }
 }
 
+bool crypto_init() {
+  static const bool ok = ipmi_rmcpplus_init() >= 0;
+  return ok;
+}
+
 // ---- FiidObj ---------------------------------------------------------------------------------
 FiidObj::FiidObj(fiid_template_t tmpl) : obj_(fiid_obj_create(tmpl)) {}
 FiidObj& FiidObj::operator=(FiidObj&& o) noexcept {
@@ -237,6 +242,7 @@ bool build_rakp3(std::uint8_t tag, std::uint8_t status, const Handshake& hs, con
                  const Algorithms& alg, Bytes& out, std::string* err) {
   std::uint8_t code[IPMI_HMAC_SHA256_DIGEST_LENGTH + 32];
   int code_len = 0;
+  crypto_init();
   if (status == RMCPPLUS_STATUS_NO_ERRORS) {
     code_len = ipmi_calculate_rakp_3_key_exchange_authentication_code(
         alg.authentication, pw_ptr(c), static_cast<unsigned>(c.password.size()),
@@ -346,6 +352,7 @@ ParseResult parse_open_session_response(ByteView pkt, std::uint8_t tag, SetupRep
 ParseResult parse_rakp2(ByteView pkt, std::uint8_t tag, Handshake& hs, const Creds& c,
                         const Algorithms& alg, SetupReply& out, bool& auth_ok, std::string* err) {
   auth_ok = false;
+  crypto_init();
   FiidObj cmd(tmpl_rmcpplus_rakp_message_2);
   auto r = unassemble_setup(pkt, IPMI_PAYLOAD_TYPE_RAKP_MESSAGE_2, cmd.get(), err);
   if (r != ParseResult::Ok) return r;
@@ -372,6 +379,10 @@ ParseResult parse_rakp2(ByteView pkt, std::uint8_t tag, Handshake& hs, const Cre
 
 bool compute_session_keys(const Handshake& hs, const Creds& c, const Algorithms& alg,
                           SessionKeys& out, std::string* err) {
+  if (!crypto_init()) {
+    set_err(err, "cannot initialise the crypto library");
+    return false;
+  }
   out.wipe();
   out.alg = alg;
   void* sik = out.sik.data();
@@ -407,6 +418,7 @@ bool compute_session_keys(const Handshake& hs, const Creds& c, const Algorithms&
 ParseResult parse_rakp4(ByteView pkt, std::uint8_t tag, const Handshake& hs,
                         const SessionKeys& k, SetupReply& out, bool& icv_ok, std::string* err) {
   icv_ok = false;
+  crypto_init();
   FiidObj cmd(tmpl_rmcpplus_rakp_message_4);
   auto r = unassemble_setup(pkt, IPMI_PAYLOAD_TYPE_RAKP_MESSAGE_4, cmd.get(), err);
   if (r != ParseResult::Ok) return r;

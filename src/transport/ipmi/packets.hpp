@@ -138,6 +138,8 @@ ParseResult parse_rakp2(ByteView pkt, std::uint8_t tag, Handshake& hs, const Cre
 ParseResult parse_rakp4(ByteView pkt, std::uint8_t tag, const Handshake& hs,
                         const SessionKeys& k, SetupReply& out, bool& icv_ok, std::string* err);
 
+/// Initialise libfreeipmi's crypto (once; also done by make_backend()).
+bool crypto_init();
 /// Compute SIK/K1/K2 after a good RAKP 2.
 bool compute_session_keys(const Handshake& hs, const Creds& c, const Algorithms& alg,
                           SessionKeys& out, std::string* err);

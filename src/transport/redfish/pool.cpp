@@ -498,13 +498,20 @@ bool ConnBudget::try_acquire() {
 
 void ConnBudget::release() {
   if (used_ > 0) --used_;
-  while (!waiting_.empty() && used_ < max_) {
+  if (waiting_.empty() || pump_posted_) return;
+  pump_posted_ = true;
+  asio::post(ex_, [self = shared_from_this()] { self->pump(); });
+}
+
+void ConnBudget::pump() {
+  pump_posted_ = false;
+  // Each woken endpoint either takes a slot or waits again at the back of the line.
+  while (used_ < max_ && !waiting_.empty()) {
     auto ep = waiting_.front().lock();
     waiting_.pop_front();
     if (!ep) continue;
     ep->waiting_budget_ = false;
-    asio::post(ep->executor(), [ep] { ep->dispatch(); });
-    break;
+    ep->dispatch();
   }
 }
 
@@ -594,6 +601,9 @@ void Endpoint::dispatch() {
 void Endpoint::on_idle(const std::shared_ptr<Connection>& c) {
   if (!queue_.empty()) {
     asio::post(ex_, [self = shared_from_this()] { self->dispatch(); });
+  } else if (budget_->has_waiters()) {
+    // At the global cap other BMCs are waiting: hand the slot on rather than idle on it.
+    return c->close();
   }
   c->set_idle_iterator(budget_->add_idle(c));
 }

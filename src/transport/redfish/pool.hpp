@@ -35,13 +35,14 @@ class Connection;
 class Endpoint;
 
 /// Global cap on open connections, shared by every endpoint of a backend.
-class ConnBudget {
+class ConnBudget : public std::enable_shared_from_this<ConnBudget> {
  public:
-  explicit ConnBudget(int max) : max_(max < 1 ? 1 : max) {}
+  ConnBudget(boost::asio::any_io_executor ex, int max) : ex_(std::move(ex)), max_(max < 1 ? 1 : max) {}
   /// Takes a slot, evicting an idle connection of another endpoint if the cap is reached.
   bool try_acquire();
   void release();
   void wait(std::weak_ptr<Endpoint> ep) { waiting_.push_back(std::move(ep)); }
+  bool has_waiters() const { return !waiting_.empty(); }
   int in_use() const { return used_; }
 
   // Idle connections, least recently used first (for eviction).
@@ -51,6 +52,9 @@ class ConnBudget {
   void remove_idle(std::list<std::weak_ptr<Connection>>::iterator it) { idle_.erase(it); }
 
  private:
+  void pump();
+  boost::asio::any_io_executor ex_;
+  bool pump_posted_ = false;
   int max_;
   int used_ = 0;
   std::deque<std::weak_ptr<Endpoint>> waiting_;

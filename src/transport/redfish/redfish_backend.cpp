@@ -21,7 +21,7 @@ class RedfishBackend final : public Backend {
  public:
   RedfishBackend(boost::asio::any_io_executor ex, Options o)
       : ex_(std::move(ex)), opts_(std::move(o)),
-        budget_(std::make_shared<ConnBudget>(opts_.max_conns_total)) {}
+        budget_(std::make_shared<ConnBudget>(ex_, opts_.max_conns_total)) {}
 
   ~RedfishBackend() override {
     for (auto& [k, b] : bmcs_) b.ep->close_all();

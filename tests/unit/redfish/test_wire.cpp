@@ -1,0 +1,305 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// The real HTTP client (Beast over loopback sockets) against a small in-process Redfish server:
+// keep-alive with at most 2 connections per BMC, the global connection cap, stale keep-alive
+// connections, response size limits, refused connections and header hygiene.
+#include <catch2/catch.hpp>
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+
+#include <memory>
+
+#include "transport/redfish/redfish_backend.hpp"
+
+using namespace fleetpower;
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+using tcp = asio::ip::tcp;
+
+namespace {
+
+struct ServerStats {
+  int open = 0, max_open = 0, accepted = 0, requests = 0;
+  int sessions = 0, deletes = 0;
+  bool headers_ok = true;
+};
+
+/// A tiny keep-alive Redfish server: one BMC with four systems (a blade enclosure).
+class MiniServer {
+ public:
+  MiniServer(asio::io_context& io, ServerStats& stats) : io_(io), acc_(io), stats_(stats) {
+    tcp::endpoint ep(asio::ip::make_address("127.0.0.1"), 0);
+    acc_.open(ep.protocol());
+    acc_.set_option(asio::socket_base::reuse_address(true));
+    acc_.bind(ep);
+    acc_.listen();
+    port = acc_.local_endpoint().port();
+    accept();
+  }
+  std::uint16_t port = 0;
+  bool close_after_response = false;  ///< drop the socket after each reply (keep-alive claimed)
+  std::size_t big_body = 0;           ///< if >0, the system resource is this large
+  Millis delay{40};
+  void stop() {
+    boost::system::error_code ec;
+    acc_.close(ec);
+    for (auto& w : socks_)
+      if (auto s = w.lock()) s->close(ec);
+  }
+
+ private:
+  struct Conn {
+    explicit Conn(tcp::socket s) : sock(std::move(s)), timer(sock.get_executor()) {}
+    tcp::socket sock;
+    beast::flat_buffer buf;
+    http::request<http::string_body> req;
+    http::response<http::string_body> res;
+    asio::steady_timer timer;
+    bool counted_closed = false;
+  };
+
+  void accept() {
+    acc_.async_accept([this](boost::system::error_code ec, tcp::socket s) {
+      if (ec) return;
+      ++stats_.accepted;
+      ++stats_.open;
+      stats_.max_open = std::max(stats_.max_open, stats_.open);
+      auto c = std::make_shared<Conn>(std::move(s));
+      socks_.push_back(std::shared_ptr<tcp::socket>(c, &c->sock));
+      read(c);
+      accept();
+    });
+  }
+  void closed(const std::shared_ptr<Conn>& c) {
+    boost::system::error_code ec;
+    if (c->sock.is_open()) {
+      c->sock.close(ec);
+    }
+    if (!c->counted_closed) {
+      c->counted_closed = true;
+      --stats_.open;
+    }
+  }
+  void read(std::shared_ptr<Conn> c) {
+    c->req = {};
+    http::async_read(c->sock, c->buf, c->req, [this, c](boost::system::error_code ec, std::size_t) {
+      if (ec) return closed(c);
+      ++stats_.requests;
+      if (c->req["OData-Version"] != "4.0" || c->req["Accept-Encoding"] != "identity")
+        stats_.headers_ok = false;
+      c->timer.expires_after(delay);
+      c->timer.async_wait([this, c](boost::system::error_code) { respond(c); });
+    });
+  }
+  void respond(std::shared_ptr<Conn> c) {
+    auto& rq = c->req;
+    auto& res = c->res;
+    res = {};
+    res.version(11);
+    res.keep_alive(true);
+    res.result(http::status::ok);
+    res.set(http::field::content_type, "application/json");
+    std::string t(rq.target());
+    if (t == "/redfish/v1/") {
+      res.body() = R"({"Systems":{"@odata.id":"/redfish/v1/Systems"},"Links":{"Sessions":{"@odata.id":"/redfish/v1/SessionService/Sessions"}}})";
+    } else if (rq.method() == http::verb::post && t == "/redfish/v1/SessionService/Sessions") {
+      ++stats_.sessions;
+      res.result(http::status::created);
+      res.set("X-Auth-Token", "tok" + std::to_string(stats_.sessions));
+      res.set(http::field::location, "/redfish/v1/SessionService/Sessions/" + std::to_string(stats_.sessions));
+      res.body() = "{}";
+    } else if (rq.method() == http::verb::delete_) {
+      ++stats_.deletes;
+      res.result(http::status::no_content);
+    } else if (rq["X-Auth-Token"].empty()) {
+      res.result(http::status::unauthorized);
+      res.body() = "{}";
+    } else if (t == "/redfish/v1/Systems") {
+      res.body() = R"({"Members":[{"@odata.id":"/redfish/v1/Systems/N1"},{"@odata.id":"/redfish/v1/Systems/N2"},
+                      {"@odata.id":"/redfish/v1/Systems/N3"},{"@odata.id":"/redfish/v1/Systems/N4"}]})";
+    } else if (t.rfind("/redfish/v1/Systems/N", 0) == 0) {
+      res.body() = R"({"@odata.id":")" + t + R"(","PowerState":"On","Pad":")" + std::string(big_body, 'x') + "\"}";
+    } else {
+      res.result(http::status::not_found);
+      res.body() = "{}";
+    }
+    res.prepare_payload();
+    http::async_write(c->sock, res, [this, c](boost::system::error_code ec, std::size_t) {
+      if (ec || close_after_response) return closed(c);
+      read(c);
+    });
+  }
+
+  asio::io_context& io_;
+  tcp::acceptor acc_;
+  ServerStats& stats_;
+  std::vector<std::weak_ptr<tcp::socket>> socks_;
+};
+
+struct Op {
+  Target t;
+  Credential c;
+  Outcome out;
+  int calls = 0;
+  asio::cancellation_signal sig;
+};
+
+std::vector<std::unique_ptr<Op>> run_ops(asio::io_context& io, Backend& b,
+                                         std::vector<std::pair<std::uint16_t, std::string>> targets,
+                                         Millis budget = Millis(5000)) {
+  std::vector<std::unique_ptr<Op>> ops;
+  for (auto& [port, sys] : targets) {
+    auto op = std::make_unique<Op>();
+    op->t.name = sys;
+    op->t.bmc = "127.0.0.1";
+    op->t.port = port;
+    op->t.vars["scheme"] = "http";
+    if (!sys.empty()) op->t.vars["system"] = sys;
+    op->c.username = "admin";
+    op->c.password = Secret("pw");
+    ops.push_back(std::move(op));
+  }
+  for (auto& op : ops) {
+    Op* p = op.get();
+    b.start(OpContext{p->t, p->c, Request{}, Clock::now() + budget, p->sig.slot()}, [p](Outcome o) {
+      ++p->calls;
+      p->out = std::move(o);
+    });
+  }
+  return ops;
+}
+
+}  // namespace
+
+TEST_CASE("wire: four blades on one BMC share at most 2 keep-alive connections", "[redfish][wire]") {
+  asio::io_context io;
+  ServerStats stats;
+  MiniServer srv(io, stats);
+  auto b = redfish::make_backend(io.get_executor(), {});
+  auto ops = run_ops(io, *b, {{srv.port, "N1"}, {srv.port, "N2"}, {srv.port, "N3"}, {srv.port, "N4"}});
+  io.run_for(std::chrono::seconds(10));
+  for (auto& op : ops) {
+    INFO(op->out.reason);
+    CHECK(op->calls == 1);
+    CHECK(op->out.result == "on");
+  }
+  CHECK(stats.max_open <= 2);
+  CHECK(stats.accepted <= 2);
+  CHECK(stats.requests >= 4 + 3);
+  CHECK(stats.headers_ok);
+  // Concurrent operations on one BMC share one login; it is deleted at the end.
+  CHECK(stats.sessions == 1);
+  CHECK(stats.deletes == 1);
+  b->shutdown();
+  io.restart();
+  io.run_for(std::chrono::seconds(2));
+  srv.stop();
+}
+
+TEST_CASE("wire: the global connection cap holds across BMCs", "[redfish][wire]") {
+  asio::io_context io;
+  ServerStats s1, s2, s3;
+  MiniServer a(io, s1), bb(io, s2), c(io, s3);
+  redfish::Options o;
+  o.max_conns_total = 1;
+  auto b = redfish::make_backend(io.get_executor(), o);
+  auto ops = run_ops(io, *b, {{a.port, "N1"}, {bb.port, "N2"}, {c.port, "N3"}, {a.port, "N4"}});
+  // Count concurrently open connections over all three servers by sampling.
+  int max_total = 0;
+  asio::steady_timer sampler(io);
+  std::function<void()> sample = [&] {
+    max_total = std::max(max_total, s1.open + s2.open + s3.open);
+    sampler.expires_after(Millis(2));
+    sampler.async_wait([&](boost::system::error_code ec) {
+      if (!ec) sample();
+    });
+  };
+  sample();
+  for (int i = 0; i < 1000; ++i) {
+    io.run_for(Millis(10));
+    bool all = true;
+    for (auto& op : ops) all = all && op->calls == 1;
+    if (all) break;
+  }
+  sampler.cancel();
+  for (auto& op : ops) {
+    INFO(op->out.reason);
+    CHECK(op->calls == 1);
+    CHECK(op->out.result == "on");
+  }
+  // Closed sockets are seen by the server slightly after the client closed them.
+  CHECK(max_total <= 2);
+  CHECK(s1.accepted + s2.accepted + s3.accepted >= 3);
+  a.stop(); bb.stop(); c.stop();
+}
+
+TEST_CASE("wire: a server that drops keep-alive connections is handled", "[redfish][wire]") {
+  asio::io_context io;
+  ServerStats stats;
+  MiniServer srv(io, stats);
+  srv.close_after_response = true;
+  auto b = redfish::make_backend(io.get_executor(), {});
+  auto ops = run_ops(io, *b, {{srv.port, "N2"}});
+  io.run_for(std::chrono::seconds(10));
+  INFO(ops[0]->out.reason);
+  CHECK(ops[0]->calls == 1);
+  CHECK(ops[0]->out.result == "on");
+  CHECK(stats.accepted >= 4);  // every request needed a fresh connection
+  srv.stop();
+}
+
+TEST_CASE("wire: oversized responses are refused", "[redfish][wire]") {
+  asio::io_context io;
+  ServerStats stats;
+  MiniServer srv(io, stats);
+  srv.big_body = 200000;
+  redfish::Options o;
+  o.max_body_bytes = 64 * 1024;
+  auto b = redfish::make_backend(io.get_executor(), o);
+  auto ops = run_ops(io, *b, {{srv.port, "N1"}});
+  io.run_for(std::chrono::seconds(10));
+  CHECK(ops[0]->calls == 1);
+  CHECK(ops[0]->out.error == ErrorKind::Protocol);
+  CHECK(ops[0]->out.reason.find("larger than 65536 bytes") != std::string::npos);
+  srv.stop();
+}
+
+TEST_CASE("wire: refused connection and a silent peer", "[redfish][wire]") {
+  asio::io_context io;
+  // A port with nothing listening.
+  tcp::acceptor tmp(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  auto dead_port = tmp.local_endpoint().port();
+  tmp.close();
+  // A listener that never accepts/answers (backlog only).
+  tcp::acceptor silent(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  auto b = redfish::make_backend(io.get_executor(), {});
+  auto ops = run_ops(io, *b, {{dead_port, ""}, {silent.local_endpoint().port(), ""}}, Millis(300));
+  auto t0 = Clock::now();
+  io.run_for(std::chrono::seconds(5));
+  CHECK(Clock::now() - t0 < std::chrono::seconds(2));
+  CHECK(ops[0]->calls == 1);
+  CHECK(ops[0]->out.error == ErrorKind::Connection);
+  CHECK(ops[0]->out.reason.find("refused") != std::string::npos);
+  CHECK(ops[1]->calls == 1);
+  CHECK(ops[1]->out.error == ErrorKind::Timeout);
+  CHECK(ops[1]->out.reason.find("timed out waiting for the reply to the service root") != std::string::npos);
+}
+
+TEST_CASE("wire: cancellation aborts the socket and completes once", "[redfish][wire]") {
+  asio::io_context io;
+  tcp::acceptor silent(io, tcp::endpoint(asio::ip::make_address("127.0.0.1"), 0));
+  auto b = redfish::make_backend(io.get_executor(), {});
+  auto ops = run_ops(io, *b, {{silent.local_endpoint().port(), ""}}, Millis(10000));
+  asio::steady_timer t(io);
+  t.expires_after(Millis(100));
+  t.async_wait([&](boost::system::error_code) { ops[0]->sig.emit(asio::cancellation_type::terminal); });
+  auto t0 = Clock::now();
+  io.run_for(std::chrono::seconds(5));
+  CHECK(Clock::now() - t0 < std::chrono::seconds(2));
+  CHECK(ops[0]->calls == 1);
+  CHECK(ops[0]->out.error == ErrorKind::Interrupted);
+}

@@ -9,7 +9,7 @@ set -u
 
 BASE=127.41.0
 sim_start https --redfish 4 --address-base $BASE.1 --port 8443 --mockup rackmount --mockup blade \
-  --power-on-delay 1s --power-off-delay 1s --faults "2:session-limit=2" || exit 1
+  --power-on-delay 1s --power-off-delay 1s --faults "2:session-limit=2,4:on-delay=4s" || exit 1
 
 # --- generated files ---------------------------------------------------------------------------
 check "credentials file is mode 0600" test "$(stat -c %a "$CRED")" = 600
@@ -104,15 +104,13 @@ check "redfishtool (Basic) reads PowerState" grep -q '"PowerState": "On"' <<<"$o
 "${RFT[@]}" -A Session -r $BASE.4:8443 Systems -I Node2 reset On >/dev/null 2>&1
 check "redfishtool (Session) Systems reset On accepted" test $? = 0
 out=$("${RFT[@]}" -r $BASE.4:8443 Systems -I Node2 get -P PowerState 2>&1)
-check "redfishtool reads PoweringOn right after On" grep -q '"PoweringOn"' <<<"$out"
-sleep 1.3
-out=$("${RFT[@]}" -r $BASE.4:8443 Systems -I Node2 get -P PowerState 2>&1)
-check "redfishtool reads On after the delay" grep -q '"PowerState": "On"' <<<"$out"
+check "redfishtool reads PoweringOn right after On (BMC 4 has on-delay=4s)" grep -q '"PoweringOn"' <<<"$out"
+rft_on() { "${RFT[@]}" -r $BASE.4:8443 Systems -I Node2 get -P PowerState 2>&1 | grep -q '"PowerState": "On"'; }
+check "redfishtool reads On after the delay" wait_for 15 rft_on
 check "event log: redfishtool's reset of rf0004-n2" events_has "e.get('host')=='rf0004-n2' and e.get('event')=='power' and e['to']=='On' and e['cause']=='On'"
 check "event log: redfishtool's session created and deleted" events_has "e.get('bmc')==4 and e.get('event')=='session' and e['action']=='delete'"
 "${RFT[@]}" -r $BASE.1:8443 Systems -1 reset GracefulShutdown >/dev/null 2>&1
-sleep 1.3
-check "event log: GracefulShutdown went through PoweringOff" events_has "e.get('host')=='rf0001' and e.get('from')=='PoweringOff' and e.get('to')=='Off' and e['cause']=='GracefulShutdown'"
+check "event log: GracefulShutdown went through PoweringOff" wait_for 10 events_has "e.get('host')=='rf0001' and e.get('from')=='PoweringOff' and e.get('to')=='Off' and e['cause']=='GracefulShutdown'"
 
 # --- Reset validation and ETag (curl) ----------------------------------------------------------
 U=https://$BASE.1:8443/redfish/v1/Systems/1

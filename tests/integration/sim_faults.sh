@@ -8,11 +8,11 @@ set -u
 
 BASE=127.43.0
 FAULTS="2:hang,3:latency=1500ms,4:http500,5:busy=3,6:unauth,7:garbage,8:reset,9:trickle=50ms/16"
-FAULTS+=",10:tasks,11:down,12:blackhole,13:http503+times=2,14:cert=expired,15:cert=wrongname"
+FAULTS+=",10:tasks+on-delay=3s,11:down,12:blackhole,13:http503+times=2,14:cert=expired,15:cert=wrongname"
 FAULTS+=",16:cert=selfsigned,17:stuck,18:etag=strong,19:etag=required,20:nobasic,21:ignore-reset"
 FAULTS+=",22:settings"
 sim_start faults --redfish 22 --address-base $BASE.1 --port 8443 --power-on-delay 1s \
-  --session-timeout 2s --hang-timeout 30s --faults "$FAULTS" || exit 1
+  --session-timeout 3s --hang-timeout 30s --faults "$FAULTS" || exit 1
 R=/redfish/v1
 S=/redfish/v1/Systems/1
 u() { echo "https://$BASE.$1:8443$2"; }
@@ -55,9 +55,8 @@ loc=$(awk -F': ' 'tolower($1)=="location"{print $2}' <<<"$hdr")
 check "tasks: Reset answers 202 with a task monitor Location ($loc)" bash -c 'grep -q "^HTTP/1.1 202" <<<"$0" && [[ -n "$1" ]]' "$hdr" "$loc"
 c1=$(code_of "$(u 10 "$loc")")
 check "tasks: monitor 202 while the transition runs (got $c1)" test "$c1" = 202
-sleep 1.3
-out=$(acurl -w '\n%{http_code}' "$(u 10 "$loc")")
-check "tasks: monitor 200 Completed once On" bash -c '[[ "$0" == *Completed*200 ]]' "$out"
+task_done() { [[ "$(acurl -w '\n%{http_code}' "$(u 10 "$loc")")" == *Completed*200 ]]; }
+check "tasks: monitor 200 Completed once On" wait_for 10 task_done
 check "tasks: system is On" bash -c "curl -sS -K '$SIM_DIR/curl.cfg' --cacert '$CA' $(u 10 $S) | grep -q '\"PowerState\":\"On\"'"
 # down
 rc=0; ncurl -o /dev/null --max-time 3 "$(u 11 $R)" 2>/dev/null || rc=$?
@@ -101,9 +100,9 @@ print(r.headers["X-Auth-Token"])
 PYEOF
 )
 check "nobasic: a session token works" test "$(ncurl -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $tok" "$(u 20 $S)")" = 200
-# session expiry (--session-timeout 2s)
-sleep 2.5
-check "session expired after 2 s idle -> 401" test "$(ncurl -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $tok" "$(u 20 $S)")" = 401
+# session expiry (--session-timeout 3s)
+sleep 3.5
+check "session expired after 3 s idle -> 401" test "$(ncurl -o /dev/null -w '%{http_code}' -H "X-Auth-Token: $tok" "$(u 20 $S)")" = 401
 check "event log: session expiry" events_has "e.get('bmc')==20 and e.get('event')=='session' and e.get('action')=='expire'"
 # ignore-reset
 c=$(code_of -X POST -d '{"ResetType":"ForceOff"}' "$(u 21 $S/Actions/ComputerSystem.Reset)")
@@ -148,19 +147,19 @@ check "BMC 1 still serves after them" test "$(code_of "$(u 1 $S)")" = 200
 # --- run-time control FIFO ---------------------------------------------------------------------
 CTL="$SIM_DIR/state/control"
 echo "fault 2:none,1:http502" >"$CTL"
-sleep 0.3
-check "control: BMC 2 no longer hangs" test "$(acurl -o /dev/null -w '%{http_code}' --max-time 3 "$(u 2 $S)")" = 200
-check "control: BMC 1 now answers 502" test "$(code_of "$(u 1 $S)")" = 502
+bmc2_ok() { [[ "$(acurl -o /dev/null -w '%{http_code}' --max-time 3 "$(u 2 $S)")" == 200 ]]; }
+bmc1_is() { [[ "$(code_of "$(u 1 $S)")" == "$1" ]]; }
+check "control: BMC 2 no longer hangs" wait_for 5 bmc2_ok
+check "control: BMC 1 now answers 502" wait_for 5 bmc1_is 502
 echo "fault 1:none" >"$CTL"
 echo "power 1 Off" >"$CTL"
 echo "dump" >"$CTL"
-sleep 0.3
-check "control: BMC 1 healthy again" test "$(code_of "$(u 1 $S)")" = 200
-check "control: power 1 Off applied" bash -c "curl -sS -K '$SIM_DIR/curl.cfg' --cacert '$CA' $(u 1 $S) | grep -q '\"PowerState\":\"Off\"'"
-check "control: state.json written with BMC 1 Off" $PY -c "
+check "control: BMC 1 healthy again" wait_for 5 bmc1_is 200
+bmc1_off() { acurl "$(u 1 $S)" | grep -q '"PowerState":"Off"'; }
+check "control: power 1 Off applied" wait_for 5 bmc1_off
+check "control: state.json written with BMC 1 Off" wait_for 5 $PY -c "
 import json,sys; s=json.load(open('$SIM_DIR/state/state.json')); sys.exit(0 if s[0]['systems'][0]['power']=='Off' else 1)"
 echo "bogus command" >"$CTL"
-sleep 0.2
-check "control: bad command acknowledged with an error" events_has "e.get('event')=='control' and not e['ok']"
+check "control: bad command acknowledged with an error" wait_for 5 events_has "e.get('event')=='control' and not e['ok']"
 check "simulator still running" sim_alive
 finish

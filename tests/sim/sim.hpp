@@ -86,6 +86,8 @@ struct Faults {
   bool nobasic = false;       ///< nobasic: Basic auth refused (sessions only)
   bool nosession = false;     ///< nosession: POST Sessions refused (Basic only)
   bool settings = false;      ///< settings: Boot only writable through @Redfish.Settings
+  Millis on_delay{-1};        ///< on-delay=DUR: this BMC's PoweringOn time (-1: --power-on-delay)
+  Millis off_delay{-1};       ///< off-delay=DUR: this BMC's PoweringOff time
   std::string etag_mode = "exact";  ///< etag=exact|strong|none|required
   int session_limit = -1;     ///< session-limit=K: overrides --session-limit
   long times = -1;            ///< times=K: error faults apply to the first K requests only

@@ -6,7 +6,7 @@
 //   SEL    := N | N-M | "*"                (1-based BMC indexes: BMC 3 serves host rf0003)
 //   KNOB   := hang | blackhole | down | latency=DUR | httpNNN | busy[=SECS] | unauth | garbage
 //           | reset | trickle[=INTERVAL[/BYTES]] | tasks | stuck | ignore-reset | nobasic
-//           | nosession | settings | etag=exact|strong|none|required | session-limit=K | times=K
+//           | nosession | settings | on-delay=DUR | off-delay=DUR | etag=exact|strong|none|required | session-limit=K | times=K
 //           | cert=expired|selfsigned|wrongname | none
 #include <charconv>
 
@@ -79,6 +79,13 @@ bool apply_knob(std::string_view knob, FaultRule* r, std::string* err) {
       *err = "latency needs a duration (latency=2s)";
       return false;
     }
+  } else if (name == "on-delay" || name == "off-delay") {
+    Millis d{0};
+    if (!need_val() || !parse_duration(val, &d)) {
+      *err = std::string(name) + "=DURATION";
+      return false;
+    }
+    (name == "on-delay" ? f.on_delay : f.off_delay) = d;
   } else if (name == "busy") {
     f.busy_retry_after = 1;
     if (has_val) {
@@ -166,6 +173,8 @@ std::string Faults::describe() const {
   if (nobasic) add("nobasic");
   if (nosession) add("nosession");
   if (settings) add("settings");
+  if (on_delay.count() >= 0) add("on-delay=" + std::to_string(on_delay.count()) + "ms");
+  if (off_delay.count() >= 0) add("off-delay=" + std::to_string(off_delay.count()) + "ms");
   if (etag_mode != "exact") add("etag=" + etag_mode);
   if (session_limit >= 0) add("session-limit=" + std::to_string(session_limit));
   if (times >= 0) add("times=" + std::to_string(times));

@@ -289,6 +289,12 @@ class Sim {
   void arm_timer();
   void on_timer();
   void apply_reset(std::size_t bi, std::size_t si, const std::string& type);
+  Millis on_delay(std::size_t bi) const {
+    return bmcs_[bi].faults.on_delay.count() >= 0 ? bmcs_[bi].faults.on_delay : cfg_.on_delay;
+  }
+  Millis off_delay(std::size_t bi) const {
+    return bmcs_[bi].faults.off_delay.count() >= 0 ? bmcs_[bi].faults.off_delay : cfg_.off_delay;
+  }
 
   // request handlers
   bool authenticate(Bmc& b, const Request& req, std::string* user);
@@ -429,6 +435,8 @@ void merge_faults(Faults* d, const Faults& s) {
   d->nobasic |= s.nobasic;
   d->nosession |= s.nosession;
   d->settings |= s.settings;
+  if (s.on_delay.count() >= 0) d->on_delay = s.on_delay;
+  if (s.off_delay.count() >= 0) d->off_delay = s.off_delay;
   if (s.etag_mode != "exact") d->etag_mode = s.etag_mode;
   if (s.session_limit >= 0) d->session_limit = s.session_limit;
   if (s.times >= 0) d->times = s.times;
@@ -865,7 +873,7 @@ void Sim::on_timer() {
       power_set(e.bmc, e.sys, Power::Off, st.cause);
       if (st.then_on) {
         st.then_on = false;
-        power_start(e.bmc, e.sys, Power::PoweringOn, cfg_.on_delay);
+        power_start(e.bmc, e.sys, Power::PoweringOn, on_delay(e.bmc));
       }
     }
   }
@@ -877,15 +885,16 @@ void Sim::apply_reset(std::size_t bi, std::size_t si, const std::string& type) {
   st.cause = type;
   st.then_on = false;
   auto now = Clock::now();
+  const Millis ond = on_delay(bi), offd = off_delay(bi);
   auto on = [&]() {
-    power_start(bi, si, Power::PoweringOn, cfg_.on_delay);
-    st.settle = bmcs_[bi].faults.stuck ? Clock::time_point::max() : now + cfg_.on_delay;
+    power_start(bi, si, Power::PoweringOn, ond);
+    st.settle = bmcs_[bi].faults.stuck ? Clock::time_point::max() : now + ond;
   };
   auto graceful_off = [&](bool then_on) {
-    power_start(bi, si, Power::PoweringOff, cfg_.off_delay);
+    power_start(bi, si, Power::PoweringOff, offd);
     st.then_on = then_on;
     st.settle = bmcs_[bi].faults.stuck ? Clock::time_point::max()
-                                       : now + cfg_.off_delay + (then_on ? cfg_.on_delay : Millis(0));
+                                       : now + offd + (then_on ? ond : Millis(0));
   };
   st.settle = now;
   Power p = st.power;

@@ -93,3 +93,13 @@ PYEOF
 # Run a command with requests' CA environment removed, so a CA given explicitly (sushy verify=...)
 # is the one used (requests lets REQUESTS_CA_BUNDLE override a session's verify setting).
 pyclient() { env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE "$PY" "$@"; }
+
+# wait_for SECONDS COMMAND...: polls COMMAND every 0.2 s until it succeeds or time runs out.
+wait_for() {
+  local limit=$1 i; shift
+  for ((i = 0; i < limit * 5; i++)); do
+    if "$@"; then return 0; fi
+    sleep 0.2
+  done
+  return 1
+}

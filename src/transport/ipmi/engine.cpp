@@ -39,7 +39,6 @@ namespace {
 std::string_view hint(Sent s) {
   switch (s) {
     case Sent::Rakp1: return " (check the password?)";
-    case Sent::Rakp3: return " (check the K_g key?)";
     case Sent::OpenSession: return " (BMC session table full, or cipher suite not offered?)";
     default: return "";
   }
@@ -506,7 +505,9 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_command_ok(const FiidObj& rs) {
     switch (sent_) {
-      case Sent::SetSessionPrivilege: return start_action();
+      case Sent::SetSessionPrivilege:
+        probing_ = false;
+        return start_action();
       case Sent::GetChassisStatus: return on_chassis_status(rs);
       case Sent::ChassisControl:
         if (confirm_note_) facts_.emplace_back("confirmed", "control re-sent after state check");
@@ -731,12 +732,46 @@ class Session : public std::enable_shared_from_this<Session> {
       confirming_ = true;
       return send_simple(Sent::GetChassisStatus);
     }
+    // A lost RAKP 4 cannot be recovered by repeating RAKP 3 (ipmi_sim ignores the duplicate of
+    // an accepted RAKP 3).  The session may well be active: probe it with Set Session
+    // Privilege Level; if that stays unanswered too, start over with a new session id.
+    if (sent_ == Sent::Rakp3 && tries_ >= 1) return probe_session();
+    if (probing_ && sent_ == Sent::SetSessionPrivilege && tries_ >= 1) return restart_handshake();
     // Everything else: the identical packet (same session sequence number and rq_seq).
     ++tries_;
     ++retransmits_;
     ++eng_.stats().retransmits;
     transmit();
     arm_retransmit();
+  }
+
+  void probe_session() {
+    established_ = true;  // possibly: a Close Session is due from now on
+    probing_ = true;
+    if (st_.cipher_auto) eng_.cache_cipher(bmc_key_, st_.ciphers[cipher_idx_]);
+    facts_.emplace_back("cipher_suite", std::to_string(st_.ciphers[cipher_idx_]));
+    facts_.emplace_back("privilege", std::string(privilege_name(hs_.privilege)));
+    FiidObj rq(tmpl_cmd_set_session_privilege_level_rq);
+    if (fill_cmd_set_session_privilege_level(hs_.privilege, rq.get()) < 0)
+      return (void)fail(ErrorKind::Internal, "cannot fill Set Session Privilege Level");
+    send_command(Sent::SetSessionPrivilege, rq.get());
+  }
+
+  void restart_handshake() {
+    if (++restarts_ > 2)
+      return (void)abort(Outcome::failure(ErrorKind::Timeout,
+                                          "session handshake lost repeatedly (RAKP 4 or the "
+                                          "first command never answered)"));
+    send_close_packet();  // in case the first session is active after all
+    established_ = false;
+    probing_ = false;
+    facts_.clear();
+    keys_.wipe();
+    session_seq_ = 0;
+    std::uint32_t old = hs_.console_sid;
+    hs_.console_sid = eng_.new_session_id();
+    eng_.rekey(this, old, hs_.console_sid);
+    send_open_session();
   }
 
   // ---- completion ----------------------------------------------------------------------------
@@ -887,6 +922,8 @@ class Session : public std::enable_shared_from_this<Session> {
   bool confirming_ = false;
   bool confirm_note_ = false;
   bool busy_wait_ = false;
+  bool probing_ = false;  ///< established_ is a guess until Set Session Privilege answers
+  int restarts_ = 0;
   bool control_waiting_ = false;  ///< a Chassis Control reply is outstanding
   bool resend_blocked_ = false;   ///< non-idempotent control: wait, never re-send
   std::uint8_t control_rq_seq_ = 0;
@@ -1009,6 +1046,14 @@ unsigned Engine::pick_socket() {
 }
 
 void Engine::attach_peer(Session* s) { by_peer_.emplace(s->peer(), s); }
+
+void Engine::rekey(Session* s, std::uint32_t old_sid, std::uint32_t new_sid) {
+  auto it = by_sid_.find(old_sid);
+  if (it == by_sid_.end() || it->second.get() != s) return;
+  auto keep = it->second;
+  by_sid_.erase(it);
+  by_sid_.emplace(new_sid, std::move(keep));
+}
 
 void Engine::detach(Session* s) {
   auto [b, e] = by_peer_.equal_range(s->peer());

@@ -74,6 +74,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::chrono::milliseconds jitter();
   void attach_peer(Session* s);
   void detach(Session* s);
+  void rekey(Session* s, std::uint32_t old_sid, std::uint32_t new_sid);
   std::optional<int> cached_cipher(const std::string& bmc_key) const;
   void cache_cipher(const std::string& bmc_key, int suite) { cipher_cache_[bmc_key] = suite; }
   EngineStats& stats() { return stats_; }

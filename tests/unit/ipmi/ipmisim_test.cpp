@@ -355,3 +355,26 @@ TEST_CASE("ipmi_sim: many BMCs on one event loop", "[ipmisim]") {
   }
   be->shutdown();
 }
+
+TEST_CASE("ipmi_sim: any single lost reply of the handshake is recovered", "[ipmisim]") {
+  NEED_SIM();
+  SimBmc sim("127.77.0.5");
+  REQUIRE(wait_ready(sim));
+  sim.set_power(true);
+  // Replies: 1 auth caps, 2 open session, 3 RAKP 2, 4 RAKP 4, 5 set privilege, 6 status.
+  for (int lost = 1; lost <= 6; ++lost) {
+    DYNAMIC_SECTION("reply " << lost << " lost") {
+      UdpProxy proxy("127.77.1.5", sim.addr(), [lost](int i) { return i == lost; });
+      REQUIRE(proxy.ok());
+      auto op = make_op("127.77.1.5", Action::Status);
+      op.timeout = 4000ms;
+      auto [o, n] = run_op(op);
+      INFO(outcome_text(o));
+      CHECK(n == 1);
+      CHECK(proxy.dropped() == 1);
+      CHECK(o.ok());
+      CHECK(o.result == "on");
+      CHECK(o.retransmits >= 1);
+    }
+  }
+}

@@ -8,6 +8,7 @@
 #include <iostream>
 
 #include "cli/common.hpp"
+#include "core/journal.hpp"
 
 namespace fleetpower::cli {
 
@@ -34,7 +35,10 @@ void raise_nofile_limit() {
 bool is_option_with_value(const std::string& a) {
   static const std::vector<std::string> with_value = {"-i", "--inventory", "--credentials", "-f", "--fanout",
                                                       "-t", "--timeout", "--deadline", "-o", "--output",
-                                                      "-x", "--exclude", "--protocol", "--ca-file"};
+                                                      "-x", "--exclude", "--protocol", "--ca-file",
+                                                      "--wait-timeout", "--then-force", "--batch", "--batch-delay",
+                                                      "--canary", "--max-fail", "--confirm-over", "--journal-dir",
+                                                      "--audit-log"};
   for (auto& w : with_value)
     if (a == w) return true;
   return false;
@@ -77,6 +81,25 @@ int run(int argc, char** argv) {
   app.add_option("--ca-file", g.ca_file, "CA bundle to verify Redfish BMC certificates");
   app.add_flag("--insecure", g.insecure, "Do not verify TLS certificates (warns)");
 
+  const char* fleet = "Fleet operations";
+  app.add_flag("--no-wait", g.no_wait, "Return once the BMC accepted the action; do not verify the end state")->group(fleet);
+  app.add_option("--wait-timeout", g.wait_timeout, "How long to wait for the end state (default 120s; soft 300s)")->group(fleet);
+  app.add_flag("--force", g.force, "Act even when a node is already in the requested state")->group(fleet);
+  app.add_option("--then-force", g.then_force, "soft: force off whatever is still on after DURATION")->group(fleet);
+  app.add_flag("-n,--dry-run", g.dry_run, "Read the state and show what would change; send nothing")->group(fleet);
+  app.add_option("--batch", g.batch, "Act in waves of N targets or P% of the selection")->group(fleet);
+  app.add_option("--batch-delay", g.batch_delay, "Pause between waves")->group(fleet);
+  app.add_option("--canary", g.canary, "Act on N targets first; continue only if all of them succeeded")->group(fleet);
+  app.add_option("--max-fail", g.max_fail, "Stop starting new targets once more than N (or P%) failed")->group(fleet);
+  app.add_option("--confirm-over", g.confirm_over, "Ask (or require --yes) before a destructive action on more targets (default 16)")->group(fleet);
+  app.add_flag("-y,--yes", g.yes, "Do not ask for confirmation")->group(fleet);
+  app.add_flag("--no-plan", g.no_plan, "Ignore circuit budgets when powering on")->group(fleet);
+  app.add_option("--journal-dir", g.journal_dir, "Where run journals go (default $XDG_STATE_HOME/fleetpower/runs)")->group(fleet);
+  app.add_option("--audit-log", g.audit_log, "Audit log file (default /var/log/fleetpower/audit.log when writable)")->group(fleet);
+  app.add_flag("--no-progress", g.no_progress, "No progress line on a terminal")->group(fleet);
+
+  g.command_line = sanitized_command_line(argc, argv);
+  for (int i = 0; i < argc; ++i) g.argv.emplace_back(argv[i]);
   CommandFn chosen;
   for (const auto& c : command_table()) c.setup(app, g, &chosen);
 

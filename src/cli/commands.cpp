@@ -17,6 +17,9 @@ void setup_list(CLI::App&, Globals&, CommandFn*);
 void setup_inventory(CLI::App&, Globals&, CommandFn*);
 void setup_plugins(CLI::App&, Globals&, CommandFn*);
 void setup_version(CLI::App&, Globals&, CommandFn*);
+void setup_plan(CLI::App&, Globals&, CommandFn*);
+void setup_phases(CLI::App&, Globals&, CommandFn*);
+void setup_resume(CLI::App&, Globals&, CommandFn*);
 
 const std::vector<Command>& command_table() {
   static const std::vector<Command> kCommands = {
@@ -26,7 +29,8 @@ const std::vector<Command>& command_table() {
       {"nmi", "diagnostic interrupt", setup_nmi},     {"bootdev", "boot device", setup_bootdev},
       {"identify", "identify light", setup_identify}, {"list", "list hosts", setup_list},
       {"inventory", "inventory check", setup_inventory}, {"plugins", "backends and plugins", setup_plugins},
-      {"version", "version", setup_version},
+      {"version", "version", setup_version},         {"plan", "power plan", setup_plan},
+      {"phases", "phase balance", setup_phases},      {"resume", "resume a run", setup_resume},
   };
   return kCommands;
 }

@@ -33,6 +33,27 @@ struct Globals {
   std::string protocol;  ///< overrides every target's protocol
   std::string ca_file;
   bool insecure = false;
+
+  // Fleet operations (power commands).
+  bool no_wait = false;
+  std::string wait_timeout;        ///< default 120s (soft: 300s)
+  bool force = false;
+  std::string then_force;          ///< soft: force off after this
+  bool dry_run = false;
+  std::string batch;               ///< N or P%
+  std::string batch_delay;
+  std::size_t canary = 0;
+  std::string max_fail;            ///< N or P%
+  std::size_t confirm_over = 16;
+  bool yes = false;
+  bool no_plan = false;
+  std::string journal_dir;
+  std::string audit_log;
+  bool no_progress = false;
+
+  /// The sanitized command line, for the journal and audit log.
+  std::string command_line;
+  std::vector<std::string> argv;
 };
 
 /// The command chosen on the command line runs through this.
@@ -59,7 +80,9 @@ std::optional<int> load_selection(const Globals& g, const std::vector<std::strin
 void register_backends(BackendRegistry& reg, asio::any_io_executor ex, const Globals& g);
 
 /// Runs one request over the loaded targets and prints the result. Returns the exit code.
-int run_request(const Globals& g, Loaded& l, const std::string& command_name, Request req);
+/// `run_id` resumes an earlier run's journal id (empty: a new run).
+int run_request(const Globals& g, Loaded& l, const std::string& command_name, Request req,
+                const std::string& resumed_from = "");
 
 /// "did you mean" for a mistyped command name.
 std::string suggest_command(const std::string& word);

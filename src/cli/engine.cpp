@@ -8,8 +8,15 @@
 
 #include <iostream>
 
+#include <sstream>
+
 #include "cli/common.hpp"
 #include "core/duration.hpp"
+#include "core/fleet.hpp"
+#include "core/hostlist.hpp"
+#include "core/journal.hpp"
+#include "core/plan.hpp"
+#include "core/waves.hpp"
 
 namespace fleetpower::cli {
 
@@ -73,65 +80,247 @@ std::optional<int> resolve_credentials(const Globals& g, Loaded& l, std::vector<
 }
 }  // namespace
 
-int run_request(const Globals& g, Loaded& l, const std::string& command_name, Request req) {
+namespace {
+
+std::optional<Millis> duration_opt(const std::string& s, const char* name, bool* bad) {
+  if (s.empty()) return std::nullopt;
+  auto d = parse_duration(s);
+  if (!d) {
+    std::cerr << fmt::format("fleetpower: {} '{}' is not a duration (like 500ms, 5s, 2m)\n", name, s);
+    *bad = true;
+  }
+  return d;
+}
+
+bool changes_state(Action a) {
+  switch (a) {
+    case Action::Status:
+    case Action::Probe:
+      return false;
+    default:
+      return true;
+  }
+}
+
+/// Asks on a terminal; returns true to proceed.
+bool confirm(const std::string& command, const std::vector<const Target*>& targets) {
+  std::vector<std::string> names;
+  for (auto* t : targets) names.push_back(t->name);
+  std::cerr << fmt::format("About to {} {} targets: {}\nProceed? [y/N] ", command, targets.size(), hostlist::fold(names));
+  std::string answer;
+  if (!std::getline(std::cin, answer)) return false;
+  return answer == "y" || answer == "Y" || answer == "yes";
+}
+
+/// Done/failed/in flight, rate and time left on a terminal's stderr.
+class Progress {
+ public:
+  Progress(asio::io_context& io, const Scheduler& s, std::size_t total) : timer_(io), sched_(s), total_(total) {}
+  void start() {
+    t0_ = Clock::now();
+    arm();
+  }
+  void count(const Outcome& o) { o.ok() ? ++ok_ : ++failed_; }
+  void stop() {
+    timer_.cancel();
+    std::cerr << "\r\033[K" << std::flush;
+  }
+
+ private:
+  void arm() {
+    timer_.expires_after(std::chrono::milliseconds(250));
+    timer_.async_wait([this](boost::system::error_code ec) {
+      if (ec) return;
+      draw();
+      arm();
+    });
+  }
+  void draw() {
+    double secs = std::chrono::duration<double>(Clock::now() - t0_).count();
+    std::size_t done = ok_ + failed_;
+    double rate = secs > 0 ? done / secs : 0;
+    std::string eta = rate > 0 ? format_duration(Millis(static_cast<long long>((total_ - done) / rate * 1000))) : "?";
+    std::cerr << fmt::format("\r\033[K{}/{} done, {} failed, {} in flight, {:.0f}/s, ~{} left", done, total_, failed_,
+                             sched_.in_flight(), rate, eta)
+              << std::flush;
+  }
+  asio::steady_timer timer_;
+  const Scheduler& sched_;
+  std::size_t total_;
+  std::size_t ok_ = 0, failed_ = 0;
+  Clock::time_point t0_;
+};
+
+}  // namespace
+
+int run_request(const Globals& g, Loaded& l, const std::string& command_name, Request req,
+                const std::string& resumed_from) {
+  const int usage = static_cast<int>(ExitCode::Usage);
+  bool bad = false;
+  auto timeout = duration_opt(g.timeout, "--timeout", &bad);
+  auto deadline = duration_opt(g.deadline, "--deadline", &bad);
+  auto wait_timeout = duration_opt(g.wait_timeout, "--wait-timeout", &bad);
+  auto then_force = duration_opt(g.then_force, "--then-force", &bad);
+  auto batch_delay = duration_opt(g.batch_delay, "--batch-delay", &bad);
+  if (bad) return usage;
+  if (!timeout || timeout->count() == 0) {
+    std::cerr << "fleetpower: --timeout must be more than 0\n";
+    return usage;
+  }
+  if (then_force && req.action != Action::Soft) {
+    std::cerr << "fleetpower: --then-force only applies to 'soft'\n";
+    return usage;
+  }
+  WavePolicy waves;
+  waves.batch_delay = batch_delay.value_or(Millis(0));
+  waves.canary = g.canary;
+  if (!g.batch.empty() && !WavePolicy::parse_count(g.batch, &waves.batch, &waves.batch_percent)) {
+    std::cerr << fmt::format("fleetpower: --batch '{}' is not a count or a percentage\n", g.batch);
+    return usage;
+  }
+  if (!g.max_fail.empty()) {
+    std::size_t n = 0;
+    double pct = -1;
+    if (!WavePolicy::parse_count(g.max_fail, &n, &pct)) {
+      std::cerr << fmt::format("fleetpower: --max-fail '{}' is not a count or a percentage\n", g.max_fail);
+      return usage;
+    }
+    if (pct >= 0) waves.max_fail_percent = pct;
+    else waves.max_fail = n;
+  }
+
   SchedulerOptions so;
   so.fanout = g.fanout;
-  auto timeout = parse_duration(g.timeout);
-  if (!timeout || timeout->count() == 0) {
-    std::cerr << fmt::format("fleetpower: --timeout '{}' is not a duration (like 500ms, 5s, 2m)\n", g.timeout);
-    return static_cast<int>(ExitCode::Usage);
-  }
   so.timeout = *timeout;
-  if (!g.deadline.empty()) {
-    auto d = parse_duration(g.deadline);
-    if (!d || d->count() == 0) {
-      std::cerr << fmt::format("fleetpower: --deadline '{}' is not a duration\n", g.deadline);
-      return static_cast<int>(ExitCode::Usage);
-    }
-    so.deadline = *d;
-  }
+  so.deadline = deadline;
+  FleetOptions fo;
+  fo.op_timeout = *timeout;
+  fo.wait = !g.no_wait;
+  if (wait_timeout) fo.wait_timeout = fo.soft_wait_timeout = *wait_timeout;
+  fo.force = g.force;
+  fo.then_force = then_force;
+  fo.dry_run = g.dry_run;
+
   std::vector<const Credential*> creds;
   if (auto rc = resolve_credentials(g, l, &creds)) return *rc;
+
+  // Safety rail: a destructive action on many targets is confirmed, or needs --yes.
+  const bool stateful = changes_state(req.action) && !g.dry_run;
+  if (is_destructive(req.action) && !g.dry_run && !g.yes && l.targets.size() > g.confirm_over) {
+    if (::isatty(STDIN_FILENO) && ::isatty(STDERR_FILENO)) {
+      if (!confirm(command_name, l.targets)) {
+        std::cerr << "fleetpower: nothing done\n";
+        return usage;
+      }
+    } else {
+      std::cerr << fmt::format(
+          "fleetpower: refusing to {} {} targets without --yes (more than --confirm-over {}, and no terminal to ask on); "
+          "nothing was done\n",
+          command_name, l.targets.size(), g.confirm_over);
+      return usage;
+    }
+  }
 
   asio::io_context io(1);
   BackendRegistry registry;
   register_backends(registry, io.get_executor(), g);
   Scheduler sched(io, registry, so);
+  sched.set_runner(make_fleet_runner(fo));
 
   std::vector<Job> jobs;
   jobs.reserve(l.targets.size());
+  const Millis job_timeout = fleet_job_timeout(req.action, fo);
   for (std::size_t i = 0; i < l.targets.size(); ++i) {
     Job j;
     j.target = l.targets[i];
     j.credential = creds[i];
     j.request = req;
-    if (auto* t = l.targets[i]->var("timeout")) j.timeout = parse_duration(*t);
+    Millis per = *timeout;
+    if (auto* t = l.targets[i]->var("timeout"))
+      if (auto d = parse_duration(*t)) per = *d;
+    FleetOptions fj = fo;
+    fj.op_timeout = per;
+    j.timeout = std::max(job_timeout, fleet_job_timeout(req.action, fj));
     jobs.push_back(std::move(j));
+  }
+
+  // Power-aware sequencing: power-ons follow the circuit budgets of the inventory.
+  if ((req.action == Action::On || req.action == Action::Cycle) && !g.dry_run && !g.no_plan &&
+      !l.inventory.circuits.empty()) {
+    auto plan = make_power_plan(l.inventory, l.targets);
+    if (plan.constrained) {
+      std::map<const Target*, Millis> at;
+      for (auto& st : plan.starts) at[st.target] = st.at;
+      for (auto& j : jobs) j.not_before = at[j.target];
+      for (auto& p : plan.problems) spdlog::warn("power plan: {}", p);
+      spdlog::info("power plan: {} starts over {} (fleetpower plan {} shows it)", plan.starts.size(),
+                   format_duration(plan.duration), command_name);
+      if (waves.batch || waves.batch_percent > 0 || waves.canary)
+        spdlog::warn("power plan: waves and a canary delay the plan's start times further");
+    }
+  }
+
+  // Journal and audit log for runs that change state.
+  std::string run_id = new_run_id();
+  Journal journal;
+  AuditLog audit;
+  if (stateful) {
+    std::string err;
+    boost::json::object h;
+    h["command"] = g.command_line;
+    h["action"] = std::string(action_name(req.action));
+    h["name"] = command_name;
+    h["bootdev"] = std::string(boot_device_name(req.bootdev));
+    h["persistent"] = req.persistent;
+    h["efi"] = req.efi;
+    h["identify_seconds"] = req.identify_seconds;
+    h["inventory"] = l.inventory.path;
+    if (!resumed_from.empty()) h["resumes"] = resumed_from;
+    boost::json::array names;
+    for (auto* t : l.targets) names.emplace_back(t->name);
+    h["targets"] = std::move(names);
+    std::string dir = g.journal_dir.empty() ? state_dir() + "/runs" : g.journal_dir;
+    if (!journal.open(dir, run_id, h, &err)) spdlog::warn("{}: this run cannot be resumed", err);
+    if (!audit.open(g.audit_log, &err)) spdlog::warn("{}: this run is not audited", err);
+    spdlog::info("run {} (journal {})", run_id, journal.path());
   }
 
   asio::signal_set signals(io, SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int sig) {
     if (ec) return;
-    spdlog::warn("{}: stopping; targets in flight are reported as interrupted", sig == SIGINT ? "interrupt" : "terminated");
+    spdlog::warn("{}: stopping; targets in flight are reported as interrupted",
+                 sig == SIGINT ? "interrupt" : "terminated");
     sched.interrupt();
   });
 
-  if (g.output == "jsonl") {
-    sched.on_result([&](std::size_t i, const Outcome& o) {
+  const bool show_progress = !g.quiet && !g.no_progress && ::isatty(STDERR_FILENO);
+  Progress progress(io, sched, l.targets.size());
+  if (show_progress) progress.start();
+
+  auto on_result = [&](std::size_t i, const Outcome& o) {
+    if (show_progress) progress.count(o);
+    if (stateful) {
+      journal.host(*l.targets[i], o);
+      if (o.error != ErrorKind::NotAttempted) audit.record(run_id, g.command_line, *l.targets[i], command_name, o);
+    }
+    if (g.output == "jsonl") {
       auto rec = host_record(*l.targets[i], o);
       rec["type"] = "host";
       std::cout << boost::json::serialize(rec) << '\n';
       std::cout.flush();
-    });
-  }
+    }
+  };
 
   auto t0 = Clock::now();
   RunReport report;
   report.command = command_name;
   report.targets = l.targets;
-  report.outcomes = sched.run(std::move(jobs));
+  report.outcomes = run_waves(io, sched, std::move(jobs), waves, on_result, [&](std::size_t w, std::size_t n) {
+    if (waves.batch || waves.batch_percent > 0 || waves.canary) spdlog::info("wave {}: {} targets", w + 1, n);
+  });
   report.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - t0);
   report.interrupted = sched.interrupted();
+  if (show_progress) progress.stop();
 
   // Close idle sessions (best effort, bounded): run until the backends are done or the grace ends.
   signals.cancel();
@@ -141,20 +330,30 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
   while (Clock::now() < grace_end && io.run_one_until(grace_end) > 0) {
   }
 
+  const int rc = static_cast<int>(exit_code_for(report));
+  if (stateful) {
+    journal.end(rc);
+    audit.flush();
+  }
   if (g.output == "json") {
     write_json(std::cout, report);
   } else if (g.output == "jsonl") {
     auto s = summary_record(report);
     s["type"] = "summary";
     s["command"] = command_name;
+    if (stateful) s["run"] = run_id;
     std::cout << boost::json::serialize(s) << '\n';
   } else {
     write_text(std::cout, report, g.expand);
   }
   std::cout.flush();
-  if (!g.quiet && (report.interrupted || ::isatty(STDERR_FILENO) || g.verbose))
+  if (!g.quiet && (report.interrupted || ::isatty(STDERR_FILENO) || g.verbose)) {
     std::cerr << summary_line(report) << "\n";
-  return static_cast<int>(exit_code_for(report));
+  }
+  if (stateful && rc != 0 && !journal.path().empty() && !g.quiet)
+    std::cerr << fmt::format("fleetpower: run {}: 'fleetpower resume {}' retries the targets that did not succeed\n",
+                             run_id, run_id);
+  return rc;
 }
 
 }  // namespace fleetpower::cli

@@ -1,0 +1,258 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+#include "core/fleet.hpp"
+
+#include <boost/asio/bind_cancellation_slot.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <fmt/format.h>
+
+#include "core/duration.hpp"
+
+namespace fleetpower {
+
+namespace {
+
+bool is_power_action(Action a) {
+  switch (a) {
+    case Action::On:
+    case Action::Off:
+    case Action::Soft:
+    case Action::Cycle:
+    case Action::Reset:
+      return true;
+    default:
+      return false;
+  }
+}
+
+bool is_transport_failure(const Outcome& o) {
+  return o.error == ErrorKind::Timeout || o.error == ErrorKind::NoResponse || o.error == ErrorKind::Connection;
+}
+
+/// One target's verified power operation: an explicit state machine.
+class Operation : public std::enable_shared_from_this<Operation> {
+ public:
+  enum class Step { ReadState, Act, Wait, Poll, ForceOff, Done };
+
+  Operation(std::shared_ptr<JobContext> ctx, const FleetOptions& o, CompletionFn done)
+      : ctx_(std::move(ctx)), o_(o), done_(std::move(done)), timer_(ctx_->executor) {}
+
+  void begin() {
+    started_ = Clock::now();
+    read_state();
+  }
+
+ private:
+  Action action() const { return ctx_->request.action; }
+
+  void call(Request r, std::function<void(Outcome)> cb) {
+    auto self = shared_from_this();
+    auto op_deadline = std::min(Clock::now() + o_.op_timeout, ctx_->deadline);
+    ctx_->backend->start(OpContext{ctx_->target, *ctx_->credential, r, op_deadline, ctx_->cancel},
+                         [self, cb = std::move(cb)](Outcome out) {
+                           self->retransmits_ += out.retransmits;
+                           cb(std::move(out));
+                         });
+  }
+
+  Request with_action(Action a) const {
+    Request r = ctx_->request;
+    r.action = a;
+    return r;
+  }
+
+  void read_state() {
+    step_ = Step::ReadState;
+    call(with_action(Action::Status), [self = shared_from_this()](Outcome out) { self->on_state(std::move(out)); });
+  }
+
+  void on_state(Outcome st) {
+    if (stopped()) return finish_cancelled(st);
+    if (!st.ok()) {
+      // Without a readable state we cannot be idempotent or verify: report why.
+      st.reason = "reading the power state: " + st.reason;
+      return finish(std::move(st));
+    }
+    initial_ = st.state;
+    const bool on = st.state == PowerState::On || st.state == PowerState::PoweringOn;
+    const bool off = st.state == PowerState::Off || st.state == PowerState::PoweringOff;
+    Action a = action();
+    if (o_.dry_run) {
+      std::string what;
+      switch (a) {
+        case Action::On: what = on ? "already on" : "would power on"; break;
+        case Action::Off: what = off ? "already off" : "would power off"; break;
+        case Action::Soft: what = off ? "already off" : "would shut down"; break;
+        case Action::Cycle: what = off ? "would power on (is off)" : "would power cycle"; break;
+        case Action::Reset: what = off ? "would power on (is off)" : "would reset"; break;
+        default: what = "would act"; break;
+      }
+      return finish(Outcome::success(what, st.state));
+    }
+    if (!o_.force && ((a == Action::On && on) || ((a == Action::Off || a == Action::Soft) && off))) {
+      return finish(Outcome::success(fmt::format("already {}", on ? "on" : "off"), st.state));
+    }
+    act_ = a;
+    want_ = (a == Action::Off || a == Action::Soft) ? PowerState::Off : PowerState::On;
+    if ((a == Action::Cycle || a == Action::Reset) && off) {
+      act_ = Action::On;  // cycle/reset of a node that is off powers it on (documented)
+      note_ = " (was off)";
+    }
+    act();
+  }
+
+  void act() {
+    step_ = Step::Act;
+    acted_at_ = Clock::now();
+    call(with_action(act_), [self = shared_from_this()](Outcome out) { self->on_acted(std::move(out)); });
+  }
+
+  void on_acted(Outcome out) {
+    if (stopped()) return finish_cancelled(out);
+    if (!out.ok()) {
+      if (is_transport_failure(out)) {
+        // The request may have been carried out and only the reply lost: never send a power
+        // action twice; read the state instead.
+        lost_reply_ = true;
+        lost_reason_ = out.reason;
+        return schedule_poll();
+      }
+      return finish(std::move(out));
+    }
+    if (!o_.wait && !(act_ == Action::Soft && o_.then_force)) return finish(Outcome::success("ok"));
+    if (act_ == Action::Cycle) poll_delay_ = std::min(poll_delay_, Millis(400));
+    schedule_poll();
+  }
+
+  Millis wait_limit() const {
+    if (act_ == Action::Soft) return o_.then_force ? *o_.then_force : o_.soft_wait_timeout;
+    return o_.wait_timeout;
+  }
+
+  void schedule_poll() {
+    step_ = Step::Wait;
+    auto limit = (forced_ ? forced_at_ : acted_at_) + (forced_ ? o_.wait_timeout : wait_limit());
+    if (Clock::now() >= limit || Clock::now() >= ctx_->deadline) return on_wait_expired();
+    // Cycle and reset first go through off: give the BMC a moment before the first read.
+    timer_.expires_after(std::min(poll_delay_, std::chrono::duration_cast<Millis>(limit - Clock::now())));
+    poll_delay_ = std::min(o_.poll_max, poll_delay_ * 3 / 2);
+    timer_.async_wait(asio::bind_cancellation_slot(
+        ctx_->cancel, [self = shared_from_this()](boost::system::error_code ec) {
+          if (ec) return self->finish_cancelled(Outcome::failure(ErrorKind::Timeout, self->waiting_what()));
+          self->poll();
+        }));
+  }
+
+  std::string waiting_what() const {
+    return fmt::format("timed out waiting for the node to reach {} (last state: {})", power_state_name(want_),
+                       power_state_name(last_));
+  }
+
+  void poll() {
+    step_ = Step::Poll;
+    call(with_action(Action::Status), [self = shared_from_this()](Outcome st) {
+      if (self->stopped()) return self->finish_cancelled(st);
+      if (st.ok()) {
+        self->last_ = st.state;
+        if (st.state != PowerState::On) self->seen_not_on_ = true;
+        if (st.state == self->want_) return self->reached();
+      }
+      self->schedule_poll();
+    });
+  }
+
+  void reached() {
+    std::string r = std::string(power_state_name(want_));
+    if (forced_) r += fmt::format(" (forced after {})", format_duration(*o_.then_force));
+    else if (act_ == Action::Cycle) r = seen_not_on_ ? "on (cycled)" : "on (cycle accepted; off not observed)";
+    else if (act_ == Action::Reset) r = "on (reset)";
+    r += note_;
+    auto out = Outcome::success(r, want_);
+    if (lost_reply_) out.facts.emplace_back("note", "the BMC's reply was lost; the state was confirmed by reading it");
+    finish(std::move(out));
+  }
+
+  void on_wait_expired() {
+    if (act_ == Action::Soft && o_.then_force && !forced_) {
+      forced_ = true;
+      forced_at_ = Clock::now();
+      step_ = Step::ForceOff;
+      poll_delay_ = o_.poll_initial;
+      call(with_action(Action::Off), [self = shared_from_this()](Outcome out) {
+        if (self->stopped()) return self->finish_cancelled(out);
+        if (!out.ok() && !is_transport_failure(out)) return self->finish(std::move(out));
+        self->schedule_poll();
+      });
+      return;
+    }
+    if (lost_reply_ && last_ == PowerState::Unknown)
+      return finish(Outcome::failure(ErrorKind::Timeout, lost_reason_ + "; the state could not be confirmed"));
+    auto out = Outcome::failure(ErrorKind::Timeout, waiting_what());
+    out.state = last_;
+    finish(std::move(out));
+  }
+
+  bool stopped() const { return ctx_->cancelled != asio::cancellation_type::none; }
+
+  void finish_cancelled(Outcome o) {
+    if (o.ok()) return finish(std::move(o));
+    if (o.reason.empty()) o.reason = waiting_what();
+    finish(std::move(o));
+  }
+
+  void finish(Outcome o) {
+    if (step_ == Step::Done) return;
+    step_ = Step::Done;
+    timer_.cancel();
+    o.retransmits = retransmits_;
+    if (initial_ != PowerState::Unknown) o.facts.emplace_back("initial_state", std::string(power_state_name(initial_)));
+    auto d = std::move(done_);
+    d(std::move(o));
+  }
+
+  std::shared_ptr<JobContext> ctx_;
+  FleetOptions o_;
+  CompletionFn done_;
+  asio::steady_timer timer_;
+  Step step_ = Step::ReadState;
+  Action act_ = Action::Status;
+  PowerState want_ = PowerState::Unknown;
+  PowerState initial_ = PowerState::Unknown;
+  PowerState last_ = PowerState::Unknown;
+  Clock::time_point started_, acted_at_, forced_at_;
+  Millis poll_delay_{o_.poll_initial};
+  bool lost_reply_ = false;
+  bool forced_ = false;
+  bool seen_not_on_ = false;
+  std::string lost_reason_;
+  std::string note_;
+  int retransmits_ = 0;
+};
+
+}  // namespace
+
+Millis fleet_job_timeout(Action a, const FleetOptions& o) {
+  if (!is_power_action(a)) return o.op_timeout;
+  Millis t = 2 * o.op_timeout;  // read state + act
+  if (o.dry_run) return o.op_timeout;
+  if (o.wait) {
+    t += (a == Action::Soft ? (o.then_force ? *o.then_force + o.wait_timeout : o.soft_wait_timeout) : o.wait_timeout);
+    t += o.op_timeout;  // the last poll
+  } else if (a == Action::Soft && o.then_force) {
+    t += *o.then_force + o.wait_timeout;
+  }
+  return t;
+}
+
+Runner make_fleet_runner(FleetOptions o) {
+  return [o](std::shared_ptr<JobContext> ctx, CompletionFn done) {
+    if (!is_power_action(ctx->request.action)) {
+      ctx->backend->start(OpContext{ctx->target, *ctx->credential, ctx->request, ctx->deadline, ctx->cancel},
+                          std::move(done));
+      return;
+    }
+    auto op = std::make_shared<Operation>(ctx, o, std::move(done));
+    op->begin();
+  };
+}
+
+}  // namespace fleetpower

@@ -47,12 +47,12 @@ Outcome TestBackend::apply(const OpContext& ctx, Node& n) {
   auto now = Clock::now();
   if (n.settled != n.target && now >= n.settles_at) n.settled = n.target;
   auto transition = parse_duration(t.var_or("test_transition", "0")).value_or(Millis(0));
-  auto power = [&](PowerState to) {
+  // A hard power off is immediate; power on and soft shutdown take the scripted transition.
+  auto power = [&](PowerState to, Millis takes) {
     events_.push_back({t.name, ctx.request.action, now});
-    n.settled = (n.settled != n.target) ? n.settled : n.target;
     n.target = to;
-    n.settles_at = now + transition;
-    if (transition.count() == 0) n.settled = to;
+    n.settles_at = now + takes;
+    if (takes.count() == 0) n.settled = to;
   };
   switch (ctx.request.action) {
     case Action::Status: {
@@ -60,11 +60,13 @@ Outcome TestBackend::apply(const OpContext& ctx, Node& n) {
       return Outcome::success(std::string(power_state_name(st)), st);
     }
     case Action::On:
-      power(PowerState::On);
+      power(PowerState::On, transition);
       return Outcome::success("ok");
     case Action::Off:
+      power(PowerState::Off, Millis(0));
+      return Outcome::success("ok");
     case Action::Soft:
-      power(PowerState::Off);
+      power(PowerState::Off, transition);
       return Outcome::success("ok");
     case Action::Cycle:
     case Action::Reset:

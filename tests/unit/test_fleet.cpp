@@ -1,0 +1,244 @@
+// SPDX-License-Identifier: GPL-3.0-or-later
+// Fleet operations on top of the engine: verification, idempotence, lost replies, waves.
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <catch2/catch.hpp>
+#include <fmt/format.h>
+
+#include <map>
+
+#include "core/fleet.hpp"
+#include "core/scheduler.hpp"
+#include "core/test_backend.hpp"
+#include "core/waves.hpp"
+
+using namespace fleetpower;
+using namespace std::chrono_literals;
+
+namespace {
+struct Fleet {
+  std::vector<Target> targets;
+  Credential cred{"none", "", Secret(), Secret()};
+  explicit Fleet(std::size_t n, const std::map<std::string, std::string>& vars = {}) {
+    for (std::size_t i = 0; i < n; ++i) {
+      Target t;
+      t.name = fmt::format("n{:03}", i);
+      t.protocol = "test";
+      t.vars = vars;
+      targets.push_back(t);
+    }
+  }
+  std::vector<Job> jobs(Action a) const {
+    std::vector<Job> out;
+    for (auto& t : targets) {
+      Job j;
+      j.target = &t;
+      j.credential = &cred;
+      j.request.action = a;
+      out.push_back(j);
+    }
+    return out;
+  }
+};
+
+FleetOptions fast() {
+  FleetOptions o;
+  o.op_timeout = 1s;
+  o.poll_initial = 20ms;
+  o.poll_max = 50ms;
+  o.wait_timeout = 2s;
+  return o;
+}
+
+/// A BMC whose power-control replies are lost (the action is carried out, the answer never
+/// arrives), to check that the fleet layer never sends the action twice.
+class LossyBackend final : public Backend {
+ public:
+  explicit LossyBackend(asio::any_io_executor ex) : ex_(ex) {}
+  std::string_view name() const override { return "lossy"; }
+  void start(OpContext ctx, CompletionFn done) override {
+    auto& st = state[ctx.target.name];
+    if (ctx.request.action == Action::Status) {
+      asio::post(ex_, [st, done] { done(Outcome::success(st ? "on" : "off", st ? PowerState::On : PowerState::Off)); });
+      return;
+    }
+    ++actions[ctx.target.name];
+    st = ctx.request.action == Action::On;
+    // The reply is lost: time out at the deadline, naming the step.
+    auto t = std::make_shared<asio::steady_timer>(ex_, ctx.deadline);
+    t->async_wait([t, done](boost::system::error_code) {
+      done(Outcome::failure(ErrorKind::Timeout, "timed out waiting for the Chassis Control reply"));
+    });
+  }
+  asio::any_io_executor ex_;
+  std::map<std::string, bool> state;
+  std::map<std::string, int> actions;
+};
+}  // namespace
+
+TEST_CASE("on verifies the end state; already-on nodes are left alone", "[fleet]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto tb = std::make_unique<TestBackend>(io.get_executor());
+  auto* test = tb.get();
+  reg.add("test", std::move(tb));
+  Fleet f(10, {{"test_transition", "150ms"}});
+  for (std::size_t i = 0; i < 4; ++i) f.targets[i].vars["test_state"] = "on";
+  Scheduler s(io, reg, {});
+  s.set_runner(make_fleet_runner(fast()));
+  auto out = s.run(f.jobs(Action::On));
+  for (std::size_t i = 0; i < 10; ++i) {
+    INFO(f.targets[i].name << ": " << outcome_text(out[i]));
+    REQUIRE(out[i].ok());
+    CHECK(out[i].result == (i < 4 ? "already on" : "on"));
+  }
+  CHECK(test->events().size() == 6);  // nothing sent to the 4 that were on
+  // --force sends anyway
+  FleetOptions forced = fast();
+  forced.force = true;
+  s.set_runner(make_fleet_runner(forced));
+  out = s.run(f.jobs(Action::On));
+  CHECK(test->events().size() == 16);
+}
+
+TEST_CASE("verification times out with the last state seen", "[fleet]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  reg.add("test", std::make_unique<TestBackend>(io.get_executor()));
+  Fleet f(3, {{"test_transition", "10s"}});  // never settles within the wait
+  Scheduler s(io, reg, {});
+  FleetOptions o = fast();
+  o.wait_timeout = 300ms;
+  s.set_runner(make_fleet_runner(o));
+  auto out = s.run(f.jobs(Action::On));
+  for (auto& r : out) {
+    CHECK(r.error == ErrorKind::Timeout);
+    CHECK(r.reason == "timed out waiting for the node to reach on (last state: powering on)");
+  }
+}
+
+TEST_CASE("cycle and reset of a node that is off power it on; dry-run sends nothing", "[fleet]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto tb = std::make_unique<TestBackend>(io.get_executor());
+  auto* test = tb.get();
+  reg.add("test", std::move(tb));
+  Fleet f(4);
+  f.targets[0].vars["test_state"] = "on";
+  f.targets[1].vars["test_state"] = "on";
+  Scheduler s(io, reg, {});
+  FleetOptions dry = fast();
+  dry.dry_run = true;
+  s.set_runner(make_fleet_runner(dry));
+  auto out = s.run(f.jobs(Action::Off));
+  CHECK(out[0].result == "would power off");
+  CHECK(out[2].result == "already off");
+  CHECK(test->events().empty());
+  s.set_runner(make_fleet_runner(fast()));
+  out = s.run(f.jobs(Action::Cycle));
+  CHECK(out[2].result == "on (was off)");
+  CHECK(out[0].ok());
+  for (auto& e : test->events())
+    if (e.target == "n002") CHECK(e.action == Action::On);
+}
+
+TEST_CASE("a power action whose reply is lost is confirmed by reading state, never re-sent", "[fleet]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto lb = std::make_unique<LossyBackend>(io.get_executor());
+  auto* lossy = lb.get();
+  reg.add("lossy", std::move(lb));
+  Fleet f(5);
+  for (auto& t : f.targets) t.protocol = "lossy";
+  Scheduler s(io, reg, {});
+  FleetOptions o = fast();
+  o.op_timeout = 200ms;
+  s.set_runner(make_fleet_runner(o));
+  auto out = s.run(f.jobs(Action::On));
+  for (auto& r : out) {
+    CHECK(r.ok());
+    CHECK(r.result == "on");
+  }
+  for (auto& [n, c] : lossy->actions) CHECK(c == 1);
+}
+
+TEST_CASE("soft --then-force forces off what stays on", "[fleet]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto tb = std::make_unique<TestBackend>(io.get_executor());
+  reg.add("test", std::move(tb));
+  Fleet f(2, {{"test_state", "on"}});
+  // n000 ignores the soft shutdown for longer than the grace: its transition is 5s.
+  f.targets[0].vars["test_transition"] = "5s";
+  Scheduler s(io, reg, {});
+  FleetOptions o = fast();
+  o.then_force = 300ms;
+  s.set_runner(make_fleet_runner(o));
+  auto out = s.run(f.jobs(Action::Soft));
+  CHECK(out[1].result == "off");
+  CHECK(out[0].result == "off (forced after 300ms)");
+}
+
+TEST_CASE("waves, canary and max-fail", "[fleet][waves]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto tb = std::make_unique<TestBackend>(io.get_executor());
+  auto* test = tb.get();
+  reg.add("test", std::move(tb));
+  Scheduler s(io, reg, {});
+  s.set_runner(make_fleet_runner(fast()));
+
+  SECTION("waves of 20 with a delay run in order") {
+    Fleet f(100);
+    WavePolicy p;
+    p.batch = 20;
+    p.batch_delay = 50ms;
+    std::vector<std::size_t> sizes;
+    auto t0 = Clock::now();
+    auto out = run_waves(io, s, f.jobs(Action::On), p, {}, [&](std::size_t, std::size_t n) { sizes.push_back(n); });
+    CHECK(Clock::now() - t0 >= 200ms);  // four pauses between five waves
+    CHECK(sizes == std::vector<std::size_t>{20, 20, 20, 20, 20});
+    for (auto& o : out) CHECK(o.ok());
+    // Every target of wave k acted before any of wave k+1.
+    std::map<std::string, std::size_t> order;
+    for (std::size_t i = 0; i < test->events().size(); ++i) order[test->events()[i].target] = i;
+    for (std::size_t i = 0; i + 20 < 100; ++i) CHECK(order[f.targets[i].name] < order[f.targets[i + 20].name] + 20);
+  }
+  SECTION("a failing canary stops the rest") {
+    Fleet f(50);
+    f.targets[1].vars["test_fail"] = "auth:bad password";
+    WavePolicy p;
+    p.canary = 5;
+    auto out = run_waves(io, s, f.jobs(Action::Off), p);
+    CHECK(out[1].error == ErrorKind::Auth);
+    for (std::size_t i = 5; i < 50; ++i) {
+      CHECK(out[i].error == ErrorKind::NotAttempted);
+      CHECK(out[i].reason == "not started: 1 of 5 canary targets failed");
+    }
+  }
+  SECTION("max-fail stops starting new targets") {
+    Fleet f(60);
+    for (std::size_t i = 0; i < 60; i += 2) f.targets[i].vars["test_fail"] = "no-response:no response";
+    WavePolicy p;
+    p.batch = 10;
+    p.max_fail = 4;
+    auto out = run_waves(io, s, f.jobs(Action::On), p);
+    std::size_t failed = 0, skipped = 0;
+    for (auto& o : out) {
+      failed += !o.ok() && o.error != ErrorKind::NotAttempted;
+      skipped += o.error == ErrorKind::NotAttempted;
+    }
+    CHECK(failed == 5);  // the first wave's five failures exceed 4
+    CHECK(skipped == 50);
+  }
+  SECTION("percentages") {
+    std::size_t n = 0;
+    double pct = 0;
+    CHECK(WavePolicy::parse_count("10%", &n, &pct));
+    CHECK(pct == 10);
+    CHECK(WavePolicy::parse_count("7", &n, &pct));
+    CHECK(n == 7);
+    CHECK_FALSE(WavePolicy::parse_count("x", &n, &pct));
+    CHECK_FALSE(WavePolicy::parse_count("150%", &n, &pct));
+  }
+}

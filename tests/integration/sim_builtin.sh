@@ -136,6 +136,14 @@ check "PATCH with a target outside the allowable list -> 400 (got $code)" test "
 code=$(acurl -o /dev/null -w '%{http_code}' -X PATCH -d '{"Frobnicate":1}' $U)
 check "PATCH of an unknown property -> 400 (got $code)" test "$code" = 400
 check "412 recorded in the event log" events_has "e.get('host')=='rf0001' and e.get('result')=='precondition_failed'"
+# $expand: the blade enclosure advertises ExpandQuery and expands; the rackmount does not
+out=$(acurl "https://$BASE.3:8443/redfish/v1/Systems?\$expand=.(\$levels=1)")
+check "blade: \$expand returns the four live Systems" $PY -c "
+import json,sys; m=json.loads(sys.argv[1])['Members']
+sys.exit(0 if [x.get('Id') for x in m]==['Node1','Node2','Node3','Node4'] and all('PowerState' in x for x in m) else 1)" "$out"
+out=$(acurl "https://$BASE.1:8443/redfish/v1/Systems?\$expand=.")
+check "rackmount: \$expand ignored (references only)" $PY -c "
+import json,sys; m=json.loads(sys.argv[1])['Members']; sys.exit(0 if m==[{'@odata.id':'/redfish/v1/Systems/1'}] else 1)" "$out"
 check "simulator still running" sim_alive
 
 # --- plain HTTP mode ----------------------------------------------------------------------------

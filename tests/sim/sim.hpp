@@ -50,6 +50,7 @@ struct Personality {
   std::string session_service_path = "/redfish/v1/SessionService";
   std::string vendor;          ///< from the service root (Vendor / Oem key / Product)
   bool hpe_envelope = false;   ///< iLO style: success replies wrapped in an "error" object
+  bool expand = false;         ///< root advertises ProtocolFeaturesSupported.ExpandQuery
   std::unordered_map<std::string, std::size_t> reset_targets;  ///< target path -> system index
   std::unordered_map<std::string, std::size_t> system_paths;   ///< system path -> index
 };

@@ -158,7 +158,16 @@ void rackmount(Personality* p) {
 
 void blade(Personality* p) {
   auto put = [&](const std::string& path, json::object o) { p->raw[path] = json::serialize(o); };
-  put("/redfish/v1", service_root("8a4f2c10-5b1e-4c7e-9d3a-0f6e2b7c1e01", "FleetSim blade enclosure"));
+  {
+    // The enclosure manager supports $expand (one level): one GET returns every blade.
+    json::object root = service_root("8a4f2c10-5b1e-4c7e-9d3a-0f6e2b7c1e01", "FleetSim blade enclosure");
+    root["ProtocolFeaturesSupported"] = json::object{
+        {"ExpandQuery", json::object{{"ExpandAll", true}, {"Levels", true}, {"MaxLevels", 1},
+                                     {"Links", true}, {"NoLinks", true}}},
+        {"SelectQuery", false},
+        {"FilterQuery", false}};
+    put("/redfish/v1", std::move(root));
+  }
   common_services(p);
   std::vector<std::string> sys, chassis{"/redfish/v1/Chassis/Enclosure"};
   for (int i = 1; i <= 4; ++i) {

@@ -316,6 +316,7 @@ class Sim {
   Reply reset(std::size_t bi, std::size_t si, const Request& req);
   Reply task_get(Bmc& b, std::uint32_t id, bool monitor);
   void purge_sessions(Bmc& b);
+  void expand_members(std::size_t bi, Reply* r);
   std::string etag(std::size_t bi, std::size_t si) const;
   json::object task_json(const Bmc& b, const Task& t) const;
 
@@ -1332,6 +1333,37 @@ Reply Sim::reset(std::size_t bi, std::size_t si, const Request& req) {
   return r;
 }
 
+bool wants_expand(std::string_view target) {
+  auto q = target.find('?');
+  if (q == std::string_view::npos) return false;
+  std::string_view qs = target.substr(q + 1);
+  return qs.find("$expand=") != std::string_view::npos || qs.find("%24expand=") != std::string_view::npos;
+}
+
+/// $expand, one level: a collection's Members references become the members themselves (the
+/// live System for systems).  Only for trees whose root advertises ExpandQuery.
+void Sim::expand_members(std::size_t bi, Reply* r) {
+  boost::system::error_code ec;
+  json::value v = json::parse(r->body, ec);
+  if (ec || !v.is_object()) return;
+  auto* members = v.as_object().if_contains("Members");
+  if (!members || !members->is_array() || members->as_array().size() > 1024) return;
+  const Personality& p = *bmcs_[bi].pers;
+  for (auto& m : members->as_array()) {
+    if (!m.is_object()) continue;
+    auto* id = m.as_object().if_contains("@odata.id");
+    if (!id || !id->is_string()) continue;
+    std::string path = normalize_path(std::string(id->as_string()));
+    std::string body;
+    if (auto it = p.system_paths.find(path); it != p.system_paths.end()) body = system_get(bi, it->second).body;
+    else if (auto it2 = p.raw.find(path); it2 != p.raw.end()) body = it2->second;
+    if (body.empty()) continue;
+    json::value mv = json::parse(body, ec);
+    if (!ec && mv.is_object()) m = std::move(mv);
+  }
+  r->body = json::serialize(v);
+}
+
 Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote) {
   (void)remote;
   Bmc& b = bmcs_[bi];
@@ -1431,6 +1463,8 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
       r = method_not_allowed(mstr, path);
     }
   }
+  if (r.status == 200 && p.expand && (method == http::verb::get) && wants_expand(req.target()))
+    expand_members(bi, &r);
   if (faulty) {
     r.delay = b.faults.latency;
     if (b.faults.garbage && r.is_json && !r.body.empty()) {

@@ -208,6 +208,10 @@ bool index_personality(Personality* p, std::string* err) {
   if (p->vendor.empty())
     if (auto* v = ro.if_contains("Product"); v && v->is_string()) p->vendor = v->as_string();
 
+  if (auto* pf = obj_at(*root, "ProtocolFeaturesSupported"))
+    if (auto* eq = pf->if_contains("ExpandQuery"); eq && eq->is_object())
+      for (const auto& kv : eq->as_object())
+        if (kv.key() != "MaxLevels" && kv.value().is_bool() && kv.value().as_bool()) p->expand = true;
   if (auto s = odata_id(ro.if_contains("SessionService")); !s.empty()) {
     p->session_service_path = s;
     if (auto ss = parse_raw(*p, s)) {

@@ -249,9 +249,14 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
       !l.inventory.circuits.empty()) {
     auto plan = make_power_plan(l.inventory, l.targets);
     if (plan.constrained) {
+      // Jobs start (read state) a little ahead of their planned start; the governor then
+      // holds each power-on until its circuit has room, on the actual send times.
       std::map<const Target*, Millis> at;
       for (auto& st : plan.starts) at[st.target] = st.at;
-      for (auto& j : jobs) j.not_before = at[j.target];
+      for (auto& j : jobs) j.not_before = std::max(Millis(0), at[j.target] - *timeout);
+      fo.governor = std::make_shared<PowerGovernor>(io.get_executor(), l.inventory, plan);
+      sched.set_runner(make_fleet_runner(fo));
+      for (auto& j : jobs) *j.timeout += at[j.target] - j.not_before + plan.start_duration;
       for (auto& p : plan.problems) spdlog::warn("power plan: {}", p);
       spdlog::info("power plan: {} starts over {} (fleetpower plan {} shows it)", plan.starts.size(),
                    format_duration(plan.duration), command_name);

@@ -101,6 +101,18 @@ class Operation : public std::enable_shared_from_this<Operation> {
   }
 
   void act() {
+    if (o_.governor && (act_ == Action::On || act_ == Action::Cycle)) {
+      step_ = Step::Act;
+      o_.governor->acquire(ctx_->target, ctx_->cancel, [self = shared_from_this()](bool go) {
+        if (!go) return self->finish_cancelled(Outcome::failure(ErrorKind::Timeout, "timed out waiting for room on the circuit"));
+        self->send_action();
+      });
+      return;
+    }
+    send_action();
+  }
+
+  void send_action() {
     step_ = Step::Act;
     acted_at_ = Clock::now();
     call(with_action(act_), [self = shared_from_this()](Outcome out) { self->on_acted(std::move(out)); });

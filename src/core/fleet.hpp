@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #pragma once
 
+#include "core/plan.hpp"
 #include "core/scheduler.hpp"
 
 namespace fleetpower {
@@ -16,6 +17,9 @@ struct FleetOptions {
   bool dry_run = false;          ///< read state, report what would change, send nothing
   Millis poll_initial{std::chrono::milliseconds(1000)};
   Millis poll_max{std::chrono::milliseconds(5000)};
+  /// When set, power-ons (on, cycle, and the power-on of an off node) wait for room on
+  /// their circuit before the action is sent.
+  std::shared_ptr<PowerGovernor> governor;
 };
 
 /// The time a job may take in total under these options (its scheduler timeout).

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "core/plan.hpp"
 
+#include <boost/asio/post.hpp>
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -186,6 +187,90 @@ PhaseReport make_phase_report(const Inventory& inv, const std::vector<const Targ
     f.imbalance = mean > 0 ? (mx - mn) / mean : 0;
   }
   return r;
+}
+
+}  // namespace fleetpower
+
+namespace fleetpower {
+
+namespace asio = boost::asio;
+
+PowerGovernor::PowerGovernor(asio::any_io_executor ex, const Inventory& inv, const PowerPlan& plan)
+    : ex_(std::move(ex)), inv_(inv), start_duration_(plan.start_duration) {
+  for (std::size_t i = 0; i < plan.starts.size(); ++i) order_[plan.starts[i].target->name] = i;
+  for (auto& [name, c] : inv.circuits) circuits_[name].def = c;
+}
+
+void PowerGovernor::acquire(const Target& t, asio::cancellation_slot slot, std::function<void(bool)> go) {
+  std::string c = t.var_or("circuit", "");
+  auto it = circuits_.find(c);
+  if (it == circuits_.end()) {
+    // No budget on this circuit.
+    grants_.push_back({t.name, c, Clock::now(), start_watts_of(t, inv_)});
+    asio::post(ex_, [go = std::move(go)] { go(true); });
+    return;
+  }
+  auto w = std::make_shared<Waiter>();
+  auto o = order_.find(t.name);
+  w->order = o == order_.end() ? order_.size() : o->second;
+  w->target = &t;
+  w->watts = start_watts_of(t, inv_);
+  w->go = std::move(go);
+  it->second.waiting.push_back(w);
+  if (slot.is_connected()) {
+    slot.assign([self = shared_from_this(), w, c](asio::cancellation_type) {
+      if (w->done) return;
+      w->done = true;
+      auto& v = self->circuits_[c].waiting;
+      v.erase(std::remove(v.begin(), v.end(), w), v.end());
+      asio::post(self->ex_, [w] { w->go(false); });
+    });
+  }
+  pump(c);
+}
+
+void PowerGovernor::pump(const std::string& circuit) {
+  auto& cs = circuits_[circuit];
+  const auto& def = cs.def;
+  for (;;) {
+    if (cs.waiting.empty()) return;
+    auto head = std::min_element(cs.waiting.begin(), cs.waiting.end(),
+                                 [](auto& a, auto& b) { return a->order < b->order; });
+    auto now = Clock::now();
+    cs.active.erase(std::remove_if(cs.active.begin(), cs.active.end(),
+                                   [&](auto& a) { return a.first + start_duration_ <= now; }),
+                    cs.active.end());
+    Clock::time_point ready = now;
+    if (cs.any && def.min_spacing_ms > 0) ready = std::max(ready, cs.last + Millis(def.min_spacing_ms));
+    double load = 0;
+    for (auto& a : cs.active) load += a.second;
+    bool count_ok = def.max_concurrent_starts <= 0 || cs.active.size() < static_cast<std::size_t>(def.max_concurrent_starts);
+    bool watts_ok = def.max_watts <= 0 || cs.active.empty() || load + (*head)->watts <= def.max_watts + 1e-9;
+    if (ready <= now && count_ok && watts_ok) {
+      auto w = *head;
+      cs.waiting.erase(head);
+      w->done = true;
+      cs.active.emplace_back(now, w->watts);
+      cs.last = now;
+      cs.any = true;
+      grants_.push_back({w->target->name, circuit, now, w->watts});
+      asio::post(ex_, [w] { w->go(true); });
+      continue;
+    }
+    // Wake when the spacing has passed or the oldest start stops counting.
+    Clock::time_point wake = ready;
+    if (!count_ok || !watts_ok) {
+      Clock::time_point first_free = Clock::time_point::max();
+      for (auto& a : cs.active) first_free = std::min(first_free, a.first + start_duration_);
+      wake = std::max(wake, first_free);
+    }
+    if (!cs.timer) cs.timer = std::make_unique<asio::steady_timer>(ex_);
+    cs.timer->expires_at(wake);
+    cs.timer->async_wait([self = shared_from_this(), circuit](boost::system::error_code ec) {
+      if (!ec) self->pump(circuit);
+    });
+    return;
+  }
 }
 
 }  // namespace fleetpower

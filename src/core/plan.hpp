@@ -61,3 +61,56 @@ struct PhaseReport {
 PhaseReport make_phase_report(const Inventory& inv, const std::vector<const Target*>& targets);
 
 }  // namespace fleetpower
+
+#include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/cancellation_signal.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <functional>
+#include <memory>
+
+namespace fleetpower {
+
+/// Enforces the circuit budgets at run time, on the actual moments power actions are sent:
+/// a node may start only when its circuit has room (concurrent starts, starting watts, spacing).
+/// The plan gives the order; the governor makes the budget hold whatever the BMCs' latency.
+class PowerGovernor : public std::enable_shared_from_this<PowerGovernor> {
+ public:
+  PowerGovernor(boost::asio::any_io_executor ex, const Inventory& inv, const PowerPlan& plan);
+  /// `go(true)` once `t` may send its power-on (now recorded as started); `go(false)` if
+  /// cancelled first.  Exactly once.
+  void acquire(const Target& t, boost::asio::cancellation_slot slot, std::function<void(bool)> go);
+  /// Actual grants so far: (target name, circuit, time), for tests and the journal.
+  struct Grant {
+    std::string target, circuit;
+    Clock::time_point at;
+    double watts;
+  };
+  const std::vector<Grant>& grants() const { return grants_; }
+
+ private:
+  struct Waiter {
+    std::size_t order;
+    const Target* target;
+    double watts;
+    std::function<void(bool)> go;
+    bool done = false;
+  };
+  struct CircuitState {
+    Circuit def;
+    std::vector<std::shared_ptr<Waiter>> waiting;
+    std::vector<std::pair<Clock::time_point, double>> active;  // start time, watts
+    Clock::time_point last{};
+    bool any = false;
+    std::unique_ptr<boost::asio::steady_timer> timer;
+  };
+  void pump(const std::string& circuit);
+  boost::asio::any_io_executor ex_;
+  const Inventory& inv_;
+  Millis start_duration_;
+  std::map<std::string, std::size_t> order_;
+  std::map<std::string, CircuitState> circuits_;
+  std::vector<Grant> grants_;
+};
+
+}  // namespace fleetpower

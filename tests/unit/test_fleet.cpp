@@ -8,6 +8,7 @@
 #include <map>
 
 #include "core/fleet.hpp"
+#include "core/inventory.hpp"
 #include "core/scheduler.hpp"
 #include "core/test_backend.hpp"
 #include "core/waves.hpp"
@@ -241,4 +242,64 @@ TEST_CASE("waves, canary and max-fail", "[fleet][waves]") {
     CHECK_FALSE(WavePolicy::parse_count("x", &n, &pct));
     CHECK_FALSE(WavePolicy::parse_count("150%", &n, &pct));
   }
+}
+
+TEST_CASE("the power governor holds circuit budgets on actual send times", "[fleet][plan]") {
+  Inventory inv;
+  std::vector<Diagnostic> d;
+  std::string text =
+      "defaults: {protocol: test}\npower:\n  start_duration: 300ms\n  circuits:\n"
+      "    a: { max_concurrent_starts: 3, max_watts: 1000, min_spacing: 20ms }\n"
+      "    b: { max_concurrent_starts: 2, min_spacing: 0ms }\n"
+      "groups:\n  ga: {hosts: \"a[01-24]\", circuit: a, watts: 300}\n  gb: {hosts: \"b[01-16]\", circuit: b, watts: 300}\n";
+  REQUIRE(load_inventory_text(text, "x.yaml", &inv, &d));
+  // Each BMC answers with its own latency, so send times drift from the plan.
+  for (std::size_t i = 0; i < inv.targets.size(); ++i) inv.targets[i].vars["test_delay"] = std::to_string(1 + (i * 7) % 23) + "ms";
+  std::vector<const Target*> all;
+  for (auto& t : inv.targets) all.push_back(&t);
+  auto plan = make_power_plan(inv, all);
+
+  asio::io_context io;
+  BackendRegistry reg;
+  auto tb = std::make_unique<TestBackend>(io.get_executor());
+  auto* test = tb.get();
+  reg.add("test", std::move(tb));
+  Scheduler s(io, reg, {});
+  FleetOptions o = fast();
+  o.governor = std::make_shared<PowerGovernor>(io.get_executor(), inv, plan);
+  s.set_runner(make_fleet_runner(o));
+  Credential cred{"none", "", Secret(), Secret()};
+  std::vector<Job> jobs;
+  for (auto* t : all) {
+    Job j;
+    j.target = t;
+    j.credential = &cred;
+    j.request.action = Action::On;
+    j.timeout = 20s;
+    jobs.push_back(j);
+  }
+  auto out = s.run(std::move(jobs));
+  for (auto& r : out) CHECK(r.ok());
+  // Every power-on was granted once and executed once.
+  REQUIRE(test->events().size() == 40);
+  REQUIRE(o.governor->grants().size() == 40);
+  std::map<std::string, std::vector<Clock::time_point>> per_circuit;
+  for (auto& g : o.governor->grants()) per_circuit[g.circuit].push_back(g.at);
+  REQUIRE(per_circuit["a"].size() == 24);
+  REQUIRE(per_circuit["b"].size() == 16);
+  // The grants are the moments the actions were sent: the budget holds on them exactly.
+  auto check = [&](const std::string& c, std::size_t max_n, double max_w, Millis spacing) {
+    auto& v = per_circuit[c];
+    std::sort(v.begin(), v.end());
+    for (std::size_t i = 0; i < v.size(); ++i) {
+      std::size_t n = 0;
+      for (std::size_t j = 0; j <= i; ++j)
+        if (v[j] + 300ms > v[i]) ++n;
+      CHECK(n <= max_n);
+      CHECK(n * 300.0 <= max_w);
+      if (i > 0) CHECK(v[i] - v[i - 1] >= spacing);
+    }
+  };
+  check("a", 3, 1000, 20ms);
+  check("b", 2, 1e9, 0ms);
 }

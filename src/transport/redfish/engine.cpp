@@ -365,7 +365,6 @@ class Operation : public std::enable_shared_from_this<Operation> {
     body["UserName"] = cred_.username;
     body["Password"] = cred_.password.reveal();
     std::string text = json::serialize(body);
-    body["Password"] = "";
     send(Step::Login, Method::Post, path, std::move(text), &Operation::on_login, {}, false);
   }
 
@@ -379,6 +378,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
   }
 
   void on_login(HttpResponse& resp) {
+    // The request body held the password: do not keep it around.
+    std::fill(pending_.body.begin(), pending_.body.end(), '\0');
+    pending_.body.clear();
     if (resp.status == 200 || resp.status == 201) {
       if (resp.auth_token.empty()) {
         login_done();

@@ -3,6 +3,8 @@
 
 #include <boost/asio/post.hpp>
 
+#include <sys/resource.h>
+
 #include <algorithm>
 #include <map>
 
@@ -13,6 +15,17 @@ namespace fleetpower::redfish {
 
 namespace {
 
+/// The global cap never exceeds what the file descriptor limit allows (minus a reserve).
+int connection_cap(int wanted) {
+  struct rlimit rl {};
+  if (::getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur != RLIM_INFINITY) {
+    long room = static_cast<long>(rl.rlim_cur) - 64;
+    if (room < 8) room = 8;
+    if (wanted > room) wanted = static_cast<int>(room);
+  }
+  return wanted < 1 ? 1 : wanted;
+}
+
 bool truthy(const std::string* v) {
   return v && (*v == "1" || *v == "true" || *v == "yes" || *v == "on");
 }
@@ -21,7 +34,7 @@ class RedfishBackend final : public Backend {
  public:
   RedfishBackend(boost::asio::any_io_executor ex, Options o)
       : ex_(std::move(ex)), opts_(std::move(o)),
-        budget_(std::make_shared<ConnBudget>(ex_, opts_.max_conns_total)) {}
+        budget_(std::make_shared<ConnBudget>(ex_, connection_cap(opts_.max_conns_total))) {}
 
   ~RedfishBackend() override {
     for (auto& [k, b] : bmcs_) b.ep->close_all();

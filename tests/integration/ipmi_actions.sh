@@ -82,14 +82,15 @@ if ipmitool_each chassis power status | grep -v "is off" | grep -q .; then not_o
 
 # --- on ------------------------------------------------------------------------------------
 run on on @sim
-if [[ $RC == 0 ]] && every_host_says "$D/on.out" ok; then ok "on: ok"; else not_ok "on (exit $RC)"; cat "$D/on.out"; fi
+# The fleet layer verifies the end state by polling status, so the result is the state reached.
+if [[ $RC == 0 ]] && every_host_says "$D/on.out" on; then ok "on: on"; else not_ok "on (exit $RC)"; sed 's/^/    /' "$D/on.out"; fi
 if wait_all on; then ok "status reads on"; else not_ok "status reads on"; fi
 if ipmitool_each chassis power status | grep -v "is on" | grep -q .; then not_ok "ipmitool agrees: on"; else ok "ipmitool agrees: on"; fi
 if events_each on 1; then ok "each BMC got exactly one power-on request"; else not_ok "one power-on each"; fi
 
 # --- off -----------------------------------------------------------------------------------
 run off off @sim
-if [[ $RC == 0 ]] && every_host_says "$D/off.out" ok; then ok "off: ok"; else not_ok "off (exit $RC)"; fi
+if [[ $RC == 0 ]] && every_host_says "$D/off.out" off; then ok "off: off"; else not_ok "off (exit $RC)"; fi
 if wait_all off; then ok "status reads off"; else not_ok "status reads off"; fi
 if ipmitool_each chassis power status | grep -v "is off" | grep -q .; then not_ok "ipmitool agrees: off"; else ok "ipmitool agrees: off"; fi
 if events_each off 1; then ok "each BMC got exactly one power-off request"; else not_ok "one power-off each"; fi
@@ -98,19 +99,19 @@ if events_each off 1; then ok "each BMC got exactly one power-off request"; else
 fp on @sim >/dev/null 2>&1
 wait_all on >/dev/null
 run cycle cycle @sim
-if [[ $RC == 0 ]] && every_host_says "$D/cycle.out" ok; then ok "cycle: ok"; else not_ok "cycle (exit $RC)"; fi
+if [[ $RC == 0 ]] && every_host_says "$D/cycle.out" "on (cycled)"; then ok "cycle: on (cycled)"; else not_ok "cycle (exit $RC)"; fi
 if events_each cycle 1; then ok "each BMC got exactly one cycle request"; else not_ok "one cycle each"; fi
 sleep 1.5
 if wait_all on; then ok "on again after the cycle"; else not_ok "on after cycle"; fi
 
 # --- reset ---------------------------------------------------------------------------------
 run reset reset @sim
-if [[ $RC == 0 ]] && every_host_says "$D/reset.out" ok; then ok "reset: ok"; else not_ok "reset (exit $RC)"; fi
+if [[ $RC == 0 ]] && every_host_says "$D/reset.out" "on (reset)"; then ok "reset: on (reset)"; else not_ok "reset (exit $RC)"; fi
 if events_each reset 1; then ok "each BMC got exactly one reset request"; else not_ok "one reset each"; fi
 
 # --- soft ----------------------------------------------------------------------------------
 run soft soft @sim
-if [[ $RC == 0 ]] && every_host_says "$D/soft.out" ok; then ok "soft: ok"; else not_ok "soft (exit $RC)"; fi
+if [[ $RC == 0 ]] && every_host_says "$D/soft.out" off; then ok "soft: off"; else not_ok "soft (exit $RC)"; fi
 if events_each soft 1; then ok "each BMC got exactly one soft-off request"; else not_ok "one soft each"; fi
 if wait_all off; then ok "soft shutdown reaches off"; else not_ok "soft reaches off"; fi
 

@@ -19,7 +19,7 @@
 # output; for on/off/cycle, live sims whose own event log shows exactly one such request
 # since the run started ("dup" counts sims that logged more than one: an action executed twice).
 # Prints a markdown table of medians over the rounds ("ok" is the minimum over the rounds,
-# "rc≠0" the number of rounds in which the tool exited non-zero).
+# "dup" the maximum, "rc≠0" the number of rounds in which the tool exited non-zero).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -71,6 +71,9 @@ if [[ " $TOOLS " == *" fleetpower "* ]]; then
     FP_VERSION=$("$WORK/fleetpower" --version 2>&1 | head -1 || true)
     FP_SUM=$(sha256sum "$FLEETPOWER" | cut -c1-12)
     FLEETPOWER=$WORK/fleetpower
+    # Disruptive actions on many targets need --yes when there is no terminal to confirm on.
+    FP_YES=()
+    "$FLEETPOWER" --help 2>&1 | grep -q -- '--yes' && FP_YES=(--yes)
 fi
 D=
 cleanup() {
@@ -106,7 +109,7 @@ tool_cmd() {
     ipmitool) CMD=(xargs -a "$WORK/hosts.txt" -P "$XP" -I{} ipmitool -I lanplus -C 3 -U admin -E
                    "${ito[@]}" -H {} chassis power "$iop") ;;
     fleetpower) CMD=("$FLEETPOWER" -i "$D/inventory.yaml" --credentials "$D/credentials.yaml"
-                     "${fto[@]}" --expand "$fop" @sim) ;;
+                     "${fto[@]}" "${FP_YES[@]}" --expand "$fop" @sim) ;;
     esac
     if [[ $tool == fleetpower && $DEAD -gt 0 ]]; then
         CMD+=(@sim-dead)
@@ -148,6 +151,10 @@ run_one() {
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$MODEL" "$DEAD" "$op" "$tool" "$round" \
         "$wall" "$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')" "$rss" "$ok" "$LIVE" "$dup" "$rc" >>"$RAW"
+    if [[ $rc != 0 && -s $WORK/run.err ]]; then
+        cp "$WORK/run.err" "$WORK/failed-$N-$tool-$op-$round.err"
+        log "  $tool exited $rc: $(head -c 300 "$WORK/run.err" | head -2 | tr '\n' ' ')"
+    fi
     log "N=$N $tool $op round $round: ${wall}s wall, $(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')s cpu, ${rss}KB, ok $ok/$LIVE dup $dup rc $rc"
 }
 
@@ -212,7 +219,7 @@ NR == 1 { next }
     c = ++cnt[k]
     W[k, c] = $7; C[k, c] = $8; R[k, c] = $9
     if (!(k in okmin) || $10 < okmin[k]) okmin[k] = $10
-    dup[k] += $12; live[k] = $11; dead[k] = $3; if ($13 != 0) bad[k]++
+    if ($12 > dup[k]) dup[k] = $12; live[k] = $11; dead[k] = $3; if ($13 != 0) bad[k]++
     if (!($1 in seen_n)) { seen_n[$1] = 1; norder[++nn] = $1 }
 }
 END {

@@ -98,6 +98,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   void start() {
     started_ = Clock::now();
     ++st_->active_ops;
+    if (st_->linger) st_->linger->cancel();
     auto mode = parse_auth_mode(target_.var_or("auth", "auto"));
     if (!mode)
       return finish(Outcome::failure(ErrorKind::Config,
@@ -134,13 +135,19 @@ class Operation : public std::enable_shared_from_this<Operation> {
     if (--st_->active_ops < 0) st_->active_ops = 0;
     // The session is closed when no operation on this BMC is left once `done` has run (the
     // scheduler may start the next operation on this BMC from inside `done` or right after).
-    asio::post(ex_, [done = std::move(done_), o = std::move(o), ex = ex_, ep = ep_,
-                     st = st_]() mutable {
+    asio::post(ex_, [done = std::move(done_), o = std::move(o), ex = ex_, ep = ep_, st = st_,
+                     opts = opts_]() mutable {
       done(std::move(o));
       // One more hop: a scheduler that posts its own completion starts the next operation on
       // this BMC from there, and that operation reuses the session.
-      asio::post(ex, [ex, ep, st] {
-        if (st->active_ops == 0 && !st->token.empty()) logout(ex, ep, st, Millis(2000));
+      asio::post(ex, [ex, ep, st, linger = opts.session_linger] {
+        if (st->active_ops != 0 || st->token.empty()) return;
+        if (linger <= Millis(0)) return logout(ex, ep, st, Millis(2000));
+        if (!st->linger) st->linger = std::make_unique<asio::steady_timer>(ex);
+        st->linger->expires_after(linger);
+        st->linger->async_wait([ex, ep, st](error_code ec) {
+          if (!ec && st->active_ops == 0 && !st->token.empty()) logout(ex, ep, st, Millis(2000));
+        });
       });
     });
   }

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <boost/asio/any_io_executor.hpp>
+#include <boost/asio/steady_timer.hpp>
 
 #include <functional>
 #include <map>
@@ -35,6 +36,7 @@ struct BmcState {
   int active_ops = 0;
   int logouts_pending = 0;
   bool close_after_logout = false;  ///< shutdown() came while a logout was in flight
+  std::unique_ptr<boost::asio::steady_timer> linger;  ///< idle session expiry (armed when idle)
   // Discovery cache.
   std::optional<ServiceRoot> root;
   std::optional<std::vector<std::string>> systems;

@@ -103,6 +103,7 @@ class RedfishBackend final : public Backend {
   void shutdown() override {
     for (auto& [k, b] : bmcs_) {
       auto ep = b.ep;
+      if (b.st->linger) b.st->linger->cancel();
       if (b.st->active_ops != 0) continue;  // its operation closes the session when it ends
       if (!b.st->token.empty())
         logout(ex_, ep, b.st, Millis(1500), [ep] { ep->close_all(); });

@@ -25,6 +25,9 @@ struct Options {
   Millis cycle_off_poll{1000};  ///< poll interval while emulating cycle (wait for Off)
   int busy_retries = 3;         ///< 503 retries (honouring Retry-After) before Busy
   bool plain_http = false;      ///< talk plain HTTP (simulator --http); target var scheme=http too
+  /// Keep an idle BMC's login session this long for the next operation (a read-back, the next
+  /// blade); 0 logs out as soon as no operation is left.  shutdown() logs out at once.
+  Millis session_linger{3000};
 };
 
 std::unique_ptr<Backend> make_backend(boost::asio::any_io_executor ex, Options opts = {});

@@ -31,6 +31,7 @@ struct Harness {
     cred.username = "admin";
     cred.password = Secret("s3cret-pw");
     opts.cycle_off_poll = Millis(5);
+    opts.session_linger = Millis(0);
   }
 
   Outcome run(Request r, Millis budget = Millis(5000), std::function<void()> meanwhile = {}) {

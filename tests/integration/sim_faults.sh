@@ -10,8 +10,8 @@ BASE=127.43.0
 FAULTS="2:hang,3:latency=1500ms,4:http500,5:busy=3,6:unauth,7:garbage,8:reset,9:trickle=50ms/16"
 FAULTS+=",10:tasks+on-delay=3s,11:down,12:blackhole,13:http503+times=2,14:cert=expired,15:cert=wrongname"
 FAULTS+=",16:cert=selfsigned,17:stuck,18:etag=strong,19:etag=required,20:nobasic,21:ignore-reset"
-FAULTS+=",22:settings"
-sim_start faults --redfish 22 --address-base $BASE.1 --port 8443 --power-on-delay 1s \
+FAULTS+=",22:settings,23:badlist,24:strict-state"
+sim_start faults --redfish 24 --address-base $BASE.1 --port 8443 --power-on-delay 1s \
   --session-timeout 3s --hang-timeout 30s --faults "$FAULTS" || exit 1
 R=/redfish/v1
 S=/redfish/v1/Systems/1
@@ -119,6 +119,17 @@ c=$(code_of -X PATCH -d '{"Boot":{"BootSourceOverrideTarget":"Cd","BootSourceOve
 check "settings: Boot PATCH on the settings object accepted (204, got $c)" test "$c" = 204
 check "settings: System reads back Cd" bash -c "curl -sS -K '$SIM_DIR/curl.cfg' --cacert '$CA' $(u 22 $S) | grep -q '\"BootSourceOverrideTarget\":\"Cd\"'"
 check "event log: boot via settings" events_has "e.get('bmc')==22 and e.get('event')=='boot' and e['via']=='settings' and e['target']=='Cd'"
+
+# badlist: malformed published list, real list still enforced
+out=$(acurl "$(u 23 $S)")
+check "badlist: ResetType list published as a string" grep -q '"ResetType@Redfish.AllowableValues":"On ForceOff' <<<"$out"
+check "badlist: ForceOff still accepted (204)" test "$(code_of -X POST -d '{"ResetType":"ForceOff"}' "$(u 23 $S/Actions/ComputerSystem.Reset)")" = 204
+check "badlist: a value outside the real list still refused (400)" test "$(code_of -X POST -d '{"ResetType":"Hibernate"}' "$(u 23 $S/Actions/ComputerSystem.Reset)")" = 400
+# strict-state: On while On is an error (iLO)
+out=$(acurl -w '\n%{http_code}' -X POST -d '{"ResetType":"On"}' "$(u 24 $S/Actions/ComputerSystem.Reset)")
+check "strict-state: On while On -> 400 InvalidOperationForSystemState" bash -c '[[ "$0" == *InvalidOperationForSystemState*400 ]]' "$out"
+check "strict-state: ForceOff while On -> 204" test "$(code_of -X POST -d '{"ResetType":"ForceOff"}' "$(u 24 $S/Actions/ComputerSystem.Reset)")" = 204
+check "strict-state: ForceOff while Off -> 400" test "$(code_of -X POST -d '{"ResetType":"ForceOff"}' "$(u 24 $S/Actions/ComputerSystem.Reset)")" = 400
 
 # --- bad requests never crash it ---------------------------------------------------------------
 B1=$BASE.1

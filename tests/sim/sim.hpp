@@ -87,6 +87,8 @@ struct Faults {
   bool nobasic = false;       ///< nobasic: Basic auth refused (sessions only)
   bool nosession = false;     ///< nosession: POST Sessions refused (Basic only)
   bool settings = false;      ///< settings: Boot only writable through @Redfish.Settings
+  bool badlist = false;       ///< badlist: the published ResetType list is malformed (a string)
+  bool strict_state = false;  ///< strict-state: On while On / Off while Off -> 400 (iLO style)
   Millis on_delay{-1};        ///< on-delay=DUR: this BMC's PoweringOn time (-1: --power-on-delay)
   Millis off_delay{-1};       ///< off-delay=DUR: this BMC's PoweringOff time
   std::string etag_mode = "exact";  ///< etag=exact|strong|none|required

@@ -6,7 +6,7 @@
 //   SEL    := N | N-M | "*"                (1-based BMC indexes: BMC 3 serves host rf0003)
 //   KNOB   := hang | blackhole | down | latency=DUR | httpNNN | busy[=SECS] | unauth | garbage
 //           | reset | trickle[=INTERVAL[/BYTES]] | tasks | stuck | ignore-reset | nobasic
-//           | nosession | settings | on-delay=DUR | off-delay=DUR | etag=exact|strong|none|required | session-limit=K | times=K
+//           | nosession | settings | badlist | strict-state | on-delay=DUR | off-delay=DUR | etag=exact|strong|none|required | session-limit=K | times=K
 //           | cert=expired|selfsigned|wrongname | none
 #include <charconv>
 
@@ -74,6 +74,8 @@ bool apply_knob(std::string_view knob, FaultRule* r, std::string* err) {
   else if (name == "nobasic") f.nobasic = true;
   else if (name == "nosession") f.nosession = true;
   else if (name == "settings") f.settings = true;
+  else if (name == "badlist") f.badlist = true;
+  else if (name == "strict-state") f.strict_state = true;
   else if (name == "latency") {
     if (!need_val() || !parse_duration(val, &f.latency)) {
       *err = "latency needs a duration (latency=2s)";
@@ -173,6 +175,8 @@ std::string Faults::describe() const {
   if (nobasic) add("nobasic");
   if (nosession) add("nosession");
   if (settings) add("settings");
+  if (badlist) add("badlist");
+  if (strict_state) add("strict-state");
   if (on_delay.count() >= 0) add("on-delay=" + std::to_string(on_delay.count()) + "ms");
   if (off_delay.count() >= 0) add("off-delay=" + std::to_string(off_delay.count()) + "ms");
   if (etag_mode != "exact") add("etag=" + etag_mode);

@@ -143,7 +143,7 @@ json::object message_obj(const Msg& m) {
   json::array args;
   for (const auto& a : m.args) args.emplace_back(a);
   json::object o{{"@odata.type", "#Message.v1_1_1.Message"},
-                 {"MessageId", "Base.1.8." + m.id},
+                 {"MessageId", m.id.find('.') != std::string::npos ? m.id : "Base.1.8." + m.id},
                  {"Message", m.message},
                  {"MessageArgs", std::move(args)},
                  {"Severity", m.severity},
@@ -436,6 +436,8 @@ void merge_faults(Faults* d, const Faults& s) {
   d->nobasic |= s.nobasic;
   d->nosession |= s.nosession;
   d->settings |= s.settings;
+  d->badlist |= s.badlist;
+  d->strict_state |= s.strict_state;
   if (s.on_delay.count() >= 0) d->on_delay = s.on_delay;
   if (s.off_delay.count() >= 0) d->off_delay = s.off_delay;
   if (s.etag_mode != "exact") d->etag_mode = s.etag_mode;
@@ -1087,6 +1089,14 @@ Reply Sim::system_get(std::size_t bi, std::size_t si) {
   if (t.has_location_indicator) o["LocationIndicatorActive"] = st.locate;
   std::string tag = etag(bi, si);
   o["@odata.etag"] = tag;
+  if (b.faults.badlist && !t.reset_target.empty()) {
+    // A malformed list, as some firmware publishes: one string instead of an array, no ActionInfo.
+    std::string joined;
+    for (const auto& v : t.reset_allowed) joined += (joined.empty() ? "" : " ") + v;
+    o["Actions"] = json::object{
+        {"#ComputerSystem.Reset", json::object{{"target", t.reset_target},
+                                               {"ResetType@Redfish.AllowableValues", joined}}}};
+  }
   if (b.faults.settings && t.has_boot)
     o["@Redfish.Settings"] = json::object{
         {"@odata.type", "#Settings.v1_3_0.Settings"},
@@ -1308,6 +1318,17 @@ Reply Sim::reset(std::size_t bi, std::size_t si, const Request& req) {
                                     {type, "ResetType", "ComputerSystem.Reset"}, "Warning",
                                     "Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed."}));
   Power before = b.sys[si].power;
+  if (b.faults.strict_state) {
+    bool up = before == Power::On || before == Power::PoweringOn;
+    bool noop = ((type == "On" || type == "ForceOn") && up) ||
+                ((type == "ForceOff" || type == "GracefulShutdown") && before == Power::Off);
+    if (noop)
+      return reject("state:" + type,
+                    error_reply(400, {"iLO.2.15.InvalidOperationForSystemState",
+                                      "The operation " + type + " is not allowed while the system is " + power_str(before) + ".",
+                                      {type, power_str(before)}, "Warning",
+                                      "Check the power state of the system before resubmitting the request."}));
+  }
   event(bi, static_cast<int>(si),
         json::object{{"event", "reset"}, {"reset_type", type}, {"result", b.faults.ignore_reset ? "ignored" : "accepted"},
                      {"power", power_str(before)}});

@@ -130,7 +130,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
     deadline_timer_.cancel();
     if (cancel_.is_connected()) cancel_.clear();
     if (in_flight_) inner_.emit(asio::cancellation_type::terminal);
+    inner_.slot().clear();  // a handler left installed there could hold this operation
     login_done();  // waiters must not wait for a login this operation abandoned
+    after_login_ = nullptr;  // it may hold this operation: break the cycle
     o.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - started_);
     if (--st_->active_ops < 0) st_->active_ops = 0;
     // The session is closed when no operation on this BMC is left once `done` has run (the

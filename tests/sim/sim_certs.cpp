@@ -117,6 +117,38 @@ std::shared_ptr<CertSet> make_certs(const std::vector<CertRequest>& reqs, const 
     *err = "CA certificate creation failed";
     return nullptr;
   }
+  // Extensions shared by every CA-signed server certificate (same key, same issuer): built once,
+  // so 5000 certificates cost little more than their signatures.
+  std::vector<X509_EXTENSION*> common;
+  {
+    X509* proto = new_cert("proto", cs->server_key, 0, 1);
+    X509V3_CTX ctx;
+    X509V3_set_ctx_nodb(&ctx);
+    X509V3_set_ctx(&ctx, cs->ca, proto, nullptr, nullptr, 0);
+    const std::pair<int, const char*> specs[] = {
+        {NID_basic_constraints, "critical,CA:FALSE"},
+        {NID_key_usage, "critical,digitalSignature,keyAgreement"},
+        {NID_ext_key_usage, "serverAuth"},
+        {NID_subject_key_identifier, "hash"},
+        {NID_authority_key_identifier, "keyid:always"}};
+    for (const auto& [nid, val] : specs) {
+      X509_EXTENSION* e = proto ? X509V3_EXT_conf_nid(nullptr, &ctx, nid, val) : nullptr;
+      if (!e) {
+        *err = "certificate extension setup failed";
+        for (auto* x : common) X509_EXTENSION_free(x);
+        X509_free(proto);
+        return nullptr;
+      }
+      common.push_back(e);
+    }
+    X509_free(proto);
+  }
+  struct Freer {
+    std::vector<X509_EXTENSION*>* v;
+    ~Freer() {
+      for (auto* x : *v) X509_EXTENSION_free(x);
+    }
+  } freer{&common};
   for (const auto& r : reqs) {
     bool self = r.kind == "selfsigned";
     EVP_PKEY* key = self ? cs->rogue_key : cs->server_key;
@@ -134,12 +166,17 @@ std::shared_ptr<CertSet> make_certs(const std::vector<CertRequest>& reqs, const 
     X509_set_issuer_name(x, X509_get_subject_name(issuer));
     std::string san = r.kind == "wrongname" ? "IP:192.0.2.1,DNS:wrong-name.invalid"
                                             : "IP:" + r.ip + ",DNS:localhost";
-    bool ok = add_ext(issuer, x, NID_basic_constraints, "critical,CA:FALSE") &&
-              add_ext(issuer, x, NID_key_usage, "critical,digitalSignature,keyAgreement") &&
-              add_ext(issuer, x, NID_ext_key_usage, "serverAuth") &&
-              add_ext(issuer, x, NID_subject_alt_name, san) &&
-              add_ext(issuer, x, NID_subject_key_identifier, "hash") &&
-              (self || add_ext(issuer, x, NID_authority_key_identifier, "keyid:always"));
+    bool ok = true;
+    if (self) {
+      ok = add_ext(issuer, x, NID_basic_constraints, "critical,CA:FALSE") &&
+           add_ext(issuer, x, NID_key_usage, "critical,digitalSignature,keyAgreement") &&
+           add_ext(issuer, x, NID_ext_key_usage, "serverAuth") &&
+           add_ext(issuer, x, NID_subject_alt_name, san) &&
+           add_ext(issuer, x, NID_subject_key_identifier, "hash");
+    } else {
+      for (auto* e : common) ok = ok && X509_add_ext(x, e, -1) == 1;
+      ok = ok && add_ext(issuer, x, NID_subject_alt_name, san);
+    }
     if (!ok || X509_sign(x, self ? cs->rogue_key : cs->ca_key, EVP_sha256()) == 0) {
       X509_free(x);
       *err = "server certificate creation failed for " + r.ip;

@@ -33,7 +33,7 @@ for _ in $(seq 100); do grep -q ready sim.out 2>/dev/null && break; sleep 0.1; d
 grep -q ready sim.out || { echo "simulator did not start"; cat sim.err; exit 1; }
 cp st/state.json initial.json
 
-FP=("$FLEETPOWER" -i inv.yaml --credentials cred.yaml -o jsonl -t 15s)
+FP=("$FLEETPOWER" -i inv.yaml --credentials cred.yaml -o jsonl -t 15s --yes)
 fail=0
 mark() { wc -l <st/events.jsonl; }
 

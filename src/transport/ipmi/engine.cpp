@@ -244,6 +244,23 @@ class Session : public std::enable_shared_from_this<Session> {
             return fail(ErrorKind::Unsupported,
                         fmt::format("cipher suite {} not supported by the BMC: {}", suite,
                                     rmcpplus_status_text(r.status)));
+          if (rmcpplus_status_kind(r.status) == ErrorKind::Busy) {
+            // No free session slot right now: try again while the deadline allows.
+            auto wait = eng_.options().busy_retry + eng_.jitter();
+            if (Clock::now() + wait < deadline_) {
+              ++busy_count_;
+              busy_wait_ = true;
+              retx_timer_.expires_after(wait);
+              retx_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
+                if (ec) return;
+                auto s = w.lock();
+                if (!s || s->finished_) return;
+                s->busy_wait_ = false;
+                s->send_open_session();
+              });
+              return true;
+            }
+          }
           return fail(rmcpplus_status_kind(r.status),
                       fmt::format("Open Session refused: {}", rmcpplus_status_text(r.status)));
         }

@@ -27,14 +27,14 @@ bool parse_duration(std::string_view s, Millis* out);
 
 /// One ComputerSystem of a tree, with what the state machine needs.
 struct SystemTemplate {
-  std::string id;            ///< "437XR1138R2"
-  std::string path;          ///< "/redfish/v1/Systems/437XR1138R2"
-  std::string reset_target;  ///< POST target of #ComputerSystem.Reset ("" = none)
+  std::string id;                          ///< "437XR1138R2"
+  std::string path;                        ///< "/redfish/v1/Systems/437XR1138R2"
+  std::string reset_target;                ///< POST target of #ComputerSystem.Reset ("" = none)
   std::vector<std::string> reset_allowed;  ///< allowed ResetType values (never empty if target)
   std::string reset_allowed_source;        ///< "inline", "actioninfo", "default"
-  boost::json::object base;  ///< the resource as served by the tree
-  std::string power_initial; ///< PowerState found in the tree ("On" when absent)
-  std::vector<std::string> boot_targets;  ///< BootSourceOverrideTarget allowable ("" = any)
+  boost::json::object base;                ///< the resource as served by the tree
+  std::string power_initial;               ///< PowerState found in the tree ("On" when absent)
+  std::vector<std::string> boot_targets;   ///< BootSourceOverrideTarget allowable ("" = any)
   bool has_boot = false;
   bool has_indicator_led = false;
   bool has_location_indicator = false;
@@ -48,9 +48,9 @@ struct Personality {
   std::vector<SystemTemplate> systems;
   std::string sessions_path = "/redfish/v1/SessionService/Sessions";
   std::string session_service_path = "/redfish/v1/SessionService";
-  std::string vendor;          ///< from the service root (Vendor / Oem key / Product)
-  bool hpe_envelope = false;   ///< iLO style: success replies wrapped in an "error" object
-  bool expand = false;         ///< root advertises ProtocolFeaturesSupported.ExpandQuery
+  std::string vendor;         ///< from the service root (Vendor / Oem key / Product)
+  bool hpe_envelope = false;  ///< iLO style: success replies wrapped in an "error" object
+  bool expand = false;        ///< root advertises ProtocolFeaturesSupported.ExpandQuery
   std::unordered_map<std::string, std::size_t> reset_targets;  ///< target path -> system index
   std::unordered_map<std::string, std::size_t> system_paths;   ///< system path -> index
 };
@@ -92,9 +92,9 @@ struct Faults {
   Millis on_delay{-1};        ///< on-delay=DUR: this BMC's PoweringOn time (-1: --power-on-delay)
   Millis off_delay{-1};       ///< off-delay=DUR: this BMC's PoweringOff time
   std::string etag_mode = "exact";  ///< etag=exact|strong|none|required
-  int session_limit = -1;     ///< session-limit=K: overrides --session-limit
-  long times = -1;            ///< times=K: error faults apply to the first K requests only
-  std::string cert;           ///< cert=expired|selfsigned|wrongname (at start only)
+  int session_limit = -1;           ///< session-limit=K: overrides --session-limit
+  long times = -1;                  ///< times=K: error faults apply to the first K requests only
+  std::string cert;                 ///< cert=expired|selfsigned|wrongname (at start only)
 
   bool error_faults() const {
     return hang || http_status || busy_retry_after >= 0 || unauth || garbage || reset ||
@@ -121,8 +121,8 @@ struct CertRequest {
   std::string kind;  ///< "", "expired", "selfsigned", "wrongname"
 };
 /// Generates a CA and one server certificate per request.  Writes the CA PEM to ca_path.
-std::shared_ptr<CertSet> make_certs(const std::vector<CertRequest>& reqs, const std::string& ca_path,
-                                    std::string* err);
+std::shared_ptr<CertSet> make_certs(const std::vector<CertRequest>& reqs,
+                                    const std::string& ca_path, std::string* err);
 /// SHA-256 fingerprint "AA:BB:..." of server cert i.
 std::string cert_fingerprint(const CertSet& c, std::size_t i);
 /// Native X509* / EVP_PKEY* for cert i (void* to keep OpenSSL out of this header).
@@ -148,9 +148,9 @@ struct Config {
   std::string host_prefix = "rf";
   std::string group_prefix;  ///< default: personality name
   std::string username = "admin";
-  std::string password;      ///< from $FLEETPOWER_SIM_PASSWORD or random
+  std::string password;  ///< from $FLEETPOWER_SIM_PASSWORD or random
   int max_conns_per_bmc = 64;
-  int max_conns_total = 0;   ///< 0: derived from RLIMIT_NOFILE
+  int max_conns_total = 0;  ///< 0: derived from RLIMIT_NOFILE
   Millis idle_timeout{60000};
   Millis hang_timeout{600000};
   bool quiet = false;

@@ -26,9 +26,7 @@ json::object collection(const std::string& path, const std::string& type, const 
                       {"Members", std::move(m)}};
 }
 
-json::object status_ok() {
-  return json::object{{"State", "Enabled"}, {"Health", "OK"}};
-}
+json::object status_ok() { return json::object{{"State", "Enabled"}, {"Health", "OK"}}; }
 
 json::object service_root(const std::string& uuid, const std::string& product) {
   return json::object{
@@ -69,14 +67,14 @@ void common_services(Personality* p) {
                    {"MinPasswordLength", 8},
                    {"Accounts", oid("/redfish/v1/AccountService/Accounts")}});
   put("/redfish/v1/AccountService/Accounts",
-      collection("/redfish/v1/AccountService/Accounts", "ManagerAccountCollection", "Accounts", {}));
-  put("/redfish/v1/TaskService",
-      json::object{{"@odata.id", "/redfish/v1/TaskService"},
-                   {"@odata.type", "#TaskService.v1_2_0.TaskService"},
-                   {"Id", "TaskService"},
-                   {"Name", "Task Service"},
-                   {"ServiceEnabled", true},
-                   {"Tasks", oid("/redfish/v1/TaskService/Tasks")}});
+      collection("/redfish/v1/AccountService/Accounts", "ManagerAccountCollection", "Accounts",
+                 {}));
+  put("/redfish/v1/TaskService", json::object{{"@odata.id", "/redfish/v1/TaskService"},
+                                              {"@odata.type", "#TaskService.v1_2_0.TaskService"},
+                                              {"Id", "TaskService"},
+                                              {"Name", "Task Service"},
+                                              {"ServiceEnabled", true},
+                                              {"Tasks", oid("/redfish/v1/TaskService/Tasks")}});
 }
 
 json::object boot_object(const std::string& mode) {
@@ -94,9 +92,8 @@ void rackmount(Personality* p) {
   auto put = [&](const std::string& path, json::object o) { p->raw[path] = json::serialize(o); };
   put("/redfish/v1", service_root("8a4f2c10-5b1e-4c7e-9d3a-0f6e2b7c1d01", "FleetSim 1U server"));
   common_services(p);
-  put("/redfish/v1/Systems",
-      collection("/redfish/v1/Systems", "ComputerSystemCollection", "Computer System Collection",
-                 {"/redfish/v1/Systems/1"}));
+  put("/redfish/v1/Systems", collection("/redfish/v1/Systems", "ComputerSystemCollection",
+                                        "Computer System Collection", {"/redfish/v1/Systems/1"}));
   put("/redfish/v1/Systems/1",
       json::object{
           {"@odata.id", "/redfish/v1/Systems/1"},
@@ -119,30 +116,30 @@ void rackmount(Personality* p) {
           {"Links", json::object{{"Chassis", json::array{oid("/redfish/v1/Chassis/1U")}},
                                  {"ManagedBy", json::array{oid("/redfish/v1/Managers/BMC")}}}},
           {"Actions",
-           json::object{{"#ComputerSystem.Reset",
-                         json::object{{"target", "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset"},
-                                      {"ResetType@Redfish.AllowableValues",
-                                       json::array{"On", "ForceOff", "GracefulShutdown",
-                                                   "GracefulRestart", "ForceRestart", "Nmi",
-                                                   "ForceOn", "PushPowerButton", "PowerCycle"}}}}}},
+           json::object{
+               {"#ComputerSystem.Reset",
+                json::object{{"target", "/redfish/v1/Systems/1/Actions/ComputerSystem.Reset"},
+                             {"ResetType@Redfish.AllowableValues",
+                              json::array{"On", "ForceOff", "GracefulShutdown", "GracefulRestart",
+                                          "ForceRestart", "Nmi", "ForceOn", "PushPowerButton",
+                                          "PowerCycle"}}}}}},
       });
-  put("/redfish/v1/Chassis",
-      collection("/redfish/v1/Chassis", "ChassisCollection", "Chassis Collection",
-                 {"/redfish/v1/Chassis/1U"}));
+  put("/redfish/v1/Chassis", collection("/redfish/v1/Chassis", "ChassisCollection",
+                                        "Chassis Collection", {"/redfish/v1/Chassis/1U"}));
   put("/redfish/v1/Chassis/1U",
-      json::object{{"@odata.id", "/redfish/v1/Chassis/1U"},
-                   {"@odata.type", "#Chassis.v1_14_0.Chassis"},
-                   {"Id", "1U"},
-                   {"Name", "Computer System Chassis"},
-                   {"ChassisType", "RackMount"},
-                   {"Manufacturer", "FleetSim"},
-                   {"Model", "FS-1U"},
-                   {"Status", status_ok()},
-                   {"Links", json::object{{"ComputerSystems", json::array{oid("/redfish/v1/Systems/1")}},
-                                          {"ManagedBy", json::array{oid("/redfish/v1/Managers/BMC")}}}}});
-  put("/redfish/v1/Managers",
-      collection("/redfish/v1/Managers", "ManagerCollection", "Manager Collection",
-                 {"/redfish/v1/Managers/BMC"}));
+      json::object{
+          {"@odata.id", "/redfish/v1/Chassis/1U"},
+          {"@odata.type", "#Chassis.v1_14_0.Chassis"},
+          {"Id", "1U"},
+          {"Name", "Computer System Chassis"},
+          {"ChassisType", "RackMount"},
+          {"Manufacturer", "FleetSim"},
+          {"Model", "FS-1U"},
+          {"Status", status_ok()},
+          {"Links", json::object{{"ComputerSystems", json::array{oid("/redfish/v1/Systems/1")}},
+                                 {"ManagedBy", json::array{oid("/redfish/v1/Managers/BMC")}}}}});
+  put("/redfish/v1/Managers", collection("/redfish/v1/Managers", "ManagerCollection",
+                                         "Manager Collection", {"/redfish/v1/Managers/BMC"}));
   put("/redfish/v1/Managers/BMC",
       json::object{{"@odata.id", "/redfish/v1/Managers/BMC"},
                    {"@odata.type", "#Manager.v1_10_0.Manager"},
@@ -153,19 +150,24 @@ void rackmount(Personality* p) {
                    {"Model", "FleetSim BMC"},
                    {"FirmwareVersion", "2.1.0"},
                    {"Status", status_ok()},
-                   {"Links", json::object{{"ManagerForServers", json::array{oid("/redfish/v1/Systems/1")}}}}});
+                   {"Links", json::object{{"ManagerForServers",
+                                           json::array{oid("/redfish/v1/Systems/1")}}}}});
 }
 
 void blade(Personality* p) {
   auto put = [&](const std::string& path, json::object o) { p->raw[path] = json::serialize(o); };
   {
     // The enclosure manager supports $expand (one level): one GET returns every blade.
-    json::object root = service_root("8a4f2c10-5b1e-4c7e-9d3a-0f6e2b7c1e01", "FleetSim blade enclosure");
-    root["ProtocolFeaturesSupported"] = json::object{
-        {"ExpandQuery", json::object{{"ExpandAll", true}, {"Levels", true}, {"MaxLevels", 1},
-                                     {"Links", true}, {"NoLinks", true}}},
-        {"SelectQuery", false},
-        {"FilterQuery", false}};
+    json::object root =
+        service_root("8a4f2c10-5b1e-4c7e-9d3a-0f6e2b7c1e01", "FleetSim blade enclosure");
+    root["ProtocolFeaturesSupported"] =
+        json::object{{"ExpandQuery", json::object{{"ExpandAll", true},
+                                                  {"Levels", true},
+                                                  {"MaxLevels", 1},
+                                                  {"Links", true},
+                                                  {"NoLinks", true}}},
+                     {"SelectQuery", false},
+                     {"FilterQuery", false}};
     put("/redfish/v1", std::move(root));
   }
   common_services(p);
@@ -197,25 +199,26 @@ void blade(Personality* p) {
                                             {"@Redfish.ActionInfo", sp + "/ResetActionInfo"}}}}},
             });
     put(sp + "/ResetActionInfo",
-        json::object{{"@odata.id", sp + "/ResetActionInfo"},
-                     {"@odata.type", "#ActionInfo.v1_1_2.ActionInfo"},
-                     {"Id", "ResetActionInfo"},
-                     {"Name", "Reset Action Info"},
-                     {"Parameters",
-                      json::array{json::object{
-                          {"Name", "ResetType"},
-                          {"Required", true},
-                          {"DataType", "String"},
-                          {"AllowableValues",
-                           json::array{"On", "ForceOff", "GracefulShutdown", "ForceRestart", "Nmi"}}}}}});
-    put(cp, json::object{{"@odata.id", cp},
-                         {"@odata.type", "#Chassis.v1_14_0.Chassis"},
-                         {"Id", "Blade" + std::to_string(i)},
-                         {"Name", "Blade " + std::to_string(i)},
-                         {"ChassisType", "Blade"},
-                         {"Status", status_ok()},
-                         {"Links", json::object{{"ComputerSystems", json::array{oid(sp)}},
-                                                {"ContainedBy", oid("/redfish/v1/Chassis/Enclosure")}}}});
+        json::object{
+            {"@odata.id", sp + "/ResetActionInfo"},
+            {"@odata.type", "#ActionInfo.v1_1_2.ActionInfo"},
+            {"Id", "ResetActionInfo"},
+            {"Name", "Reset Action Info"},
+            {"Parameters", json::array{json::object{
+                               {"Name", "ResetType"},
+                               {"Required", true},
+                               {"DataType", "String"},
+                               {"AllowableValues", json::array{"On", "ForceOff", "GracefulShutdown",
+                                                               "ForceRestart", "Nmi"}}}}}});
+    put(cp, json::object{
+                {"@odata.id", cp},
+                {"@odata.type", "#Chassis.v1_14_0.Chassis"},
+                {"Id", "Blade" + std::to_string(i)},
+                {"Name", "Blade " + std::to_string(i)},
+                {"ChassisType", "Blade"},
+                {"Status", status_ok()},
+                {"Links", json::object{{"ComputerSystems", json::array{oid(sp)}},
+                                       {"ContainedBy", oid("/redfish/v1/Chassis/Enclosure")}}}});
   }
   put("/redfish/v1/Systems", collection("/redfish/v1/Systems", "ComputerSystemCollection",
                                         "Computer System Collection", sys));
@@ -224,16 +227,17 @@ void blade(Personality* p) {
   json::array contains;
   for (std::size_t i = 1; i < chassis.size(); ++i) contains.push_back(oid(chassis[i]));
   put("/redfish/v1/Chassis/Enclosure",
-      json::object{{"@odata.id", "/redfish/v1/Chassis/Enclosure"},
-                   {"@odata.type", "#Chassis.v1_14_0.Chassis"},
-                   {"Id", "Enclosure"},
-                   {"Name", "Blade Enclosure"},
-                   {"ChassisType", "Enclosure"},
-                   {"Manufacturer", "FleetSim"},
-                   {"Model", "FS-E8"},
-                   {"Status", status_ok()},
-                   {"Links", json::object{{"Contains", std::move(contains)},
-                                          {"ManagedBy", json::array{oid("/redfish/v1/Managers/EM")}}}}});
+      json::object{
+          {"@odata.id", "/redfish/v1/Chassis/Enclosure"},
+          {"@odata.type", "#Chassis.v1_14_0.Chassis"},
+          {"Id", "Enclosure"},
+          {"Name", "Blade Enclosure"},
+          {"ChassisType", "Enclosure"},
+          {"Manufacturer", "FleetSim"},
+          {"Model", "FS-E8"},
+          {"Status", status_ok()},
+          {"Links", json::object{{"Contains", std::move(contains)},
+                                 {"ManagedBy", json::array{oid("/redfish/v1/Managers/EM")}}}}});
   put("/redfish/v1/Managers", collection("/redfish/v1/Managers", "ManagerCollection",
                                          "Manager Collection", {"/redfish/v1/Managers/EM"}));
   json::array servers;
@@ -258,8 +262,10 @@ std::vector<std::string> builtin_names() { return {"rackmount", "blade"}; }
 bool load_builtin(const std::string& name, Personality* out, std::string* err) {
   out->name = name;
   out->source = "builtin";
-  if (name == "rackmount") rackmount(out);
-  else if (name == "blade") blade(out);
+  if (name == "rackmount")
+    rackmount(out);
+  else if (name == "blade")
+    blade(out);
   else {
     *err = "unknown built-in personality '" + name + "' (rackmount, blade)";
     return false;

@@ -22,7 +22,7 @@ struct CertSet {
   EVP_PKEY* server_key = nullptr;
   EVP_PKEY* rogue_key = nullptr;  // for self-signed certificates
   std::vector<X509*> certs;
-  std::vector<EVP_PKEY*> keys;     // borrowed pointers (server_key or rogue_key)
+  std::vector<EVP_PKEY*> keys;  // borrowed pointers (server_key or rogue_key)
   std::vector<std::string> fingerprints;
   ~CertSet() {
     for (auto* c : certs) X509_free(c);
@@ -94,8 +94,8 @@ constexpr long kDay = 86400;
 
 }  // namespace
 
-std::shared_ptr<CertSet> make_certs(const std::vector<CertRequest>& reqs, const std::string& ca_path,
-                                    std::string* err) {
+std::shared_ptr<CertSet> make_certs(const std::vector<CertRequest>& reqs,
+                                    const std::string& ca_path, std::string* err) {
   auto cs = std::make_shared<CertSet>();
   cs->ca_key = EVP_EC_gen("P-256");
   cs->server_key = EVP_EC_gen("P-256");

@@ -6,8 +6,9 @@
 //   SEL    := N | N-M | "*"                (1-based BMC indexes: BMC 3 serves host rf0003)
 //   KNOB   := hang | blackhole | down | latency=DUR | httpNNN | busy[=SECS] | unauth | garbage
 //           | reset | trickle[=INTERVAL[/BYTES]] | tasks | stuck | ignore-reset | nobasic
-//           | nosession | settings | badlist | strict-state | on-delay=DUR | off-delay=DUR | etag=exact|strong|none|required | session-limit=K | times=K
-//           | cert=expired|selfsigned|wrongname | none
+//           | nosession | settings | badlist | strict-state | on-delay=DUR | off-delay=DUR |
+//           etag=exact|strong|none|required | session-limit=K | times=K |
+//           cert=expired|selfsigned|wrongname | none
 #include <charconv>
 
 #include "sim.hpp"
@@ -30,7 +31,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
   std::size_t start = 0;
   while (true) {
     auto p = s.find(sep, start);
-    out.push_back(s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
+    out.push_back(
+        s.substr(start, p == std::string_view::npos ? std::string_view::npos : p - start));
     if (p == std::string_view::npos) break;
     start = p + 1;
   }
@@ -39,7 +41,8 @@ std::vector<std::string_view> split(std::string_view s, char sep) {
 
 std::string_view trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
-  while (!s.empty() && (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
+  while (!s.empty() &&
+         (s.back() == ' ' || s.back() == '\t' || s.back() == '\n' || s.back() == '\r'))
     s.remove_suffix(1);
   return s;
 }
@@ -61,21 +64,36 @@ bool apply_knob(std::string_view knob, FaultRule* r, std::string* err) {
     return true;
   };
   long n = 0;
-  if (name == "none" || name == "clear") r->clear = true;
-  else if (name == "hang") f.hang = true;
-  else if (name == "blackhole") f.blackhole = true;
-  else if (name == "down") f.down = true;
-  else if (name == "unauth" || name == "http401") f.unauth = true;
-  else if (name == "garbage" || name == "malformed") f.garbage = true;
-  else if (name == "reset") f.reset = true;
-  else if (name == "tasks") f.tasks = true;
-  else if (name == "stuck") f.stuck = true;
-  else if (name == "ignore-reset") f.ignore_reset = true;
-  else if (name == "nobasic") f.nobasic = true;
-  else if (name == "nosession") f.nosession = true;
-  else if (name == "settings") f.settings = true;
-  else if (name == "badlist") f.badlist = true;
-  else if (name == "strict-state") f.strict_state = true;
+  if (name == "none" || name == "clear")
+    r->clear = true;
+  else if (name == "hang")
+    f.hang = true;
+  else if (name == "blackhole")
+    f.blackhole = true;
+  else if (name == "down")
+    f.down = true;
+  else if (name == "unauth" || name == "http401")
+    f.unauth = true;
+  else if (name == "garbage" || name == "malformed")
+    f.garbage = true;
+  else if (name == "reset")
+    f.reset = true;
+  else if (name == "tasks")
+    f.tasks = true;
+  else if (name == "stuck")
+    f.stuck = true;
+  else if (name == "ignore-reset")
+    f.ignore_reset = true;
+  else if (name == "nobasic")
+    f.nobasic = true;
+  else if (name == "nosession")
+    f.nosession = true;
+  else if (name == "settings")
+    f.settings = true;
+  else if (name == "badlist")
+    f.badlist = true;
+  else if (name == "strict-state")
+    f.strict_state = true;
   else if (name == "latency") {
     if (!need_val() || !parse_duration(val, &f.latency)) {
       *err = "latency needs a duration (latency=2s)";

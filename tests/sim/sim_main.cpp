@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
   std::string v;
   auto dur = [&](const char* opt, Millis* out) {
     if (!parse_duration(v, out)) {
-      std::fprintf(stderr, "fleetpower-sim: %s: bad duration '%s' (e.g. 500ms, 2s)\n", opt, v.c_str());
+      std::fprintf(stderr, "fleetpower-sim: %s: bad duration '%s' (e.g. 500ms, 2s)\n", opt,
+                   v.c_str());
       return false;
     }
     return true;

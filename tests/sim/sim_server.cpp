@@ -9,20 +9,20 @@
 #include <sys/types.h>
 #include <unistd.h>
 
+#include <fmt/format.h>
 #include <boost/asio.hpp>
 #include <boost/asio/posix/stream_descriptor.hpp>
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
-#include <fmt/format.h>
 
 #include <openssl/ssl.h>
 
 #include <array>
 #include <charconv>
-#include <cstring>
 #include <cstdio>
+#include <cstring>
 #include <deque>
 #include <filesystem>
 #include <fstream>
@@ -132,7 +132,7 @@ std::string yaml_quote(const std::string& s) {
 // Redfish error bodies (Base message registry ids; wording our own).
 
 struct Msg {
-  std::string id;        ///< without the registry prefix, e.g. "PropertyValueNotInList"
+  std::string id;  ///< without the registry prefix, e.g. "PropertyValueNotInList"
   std::string message;
   std::vector<std::string> args;
   std::string severity = "Warning";
@@ -153,16 +153,18 @@ json::object message_obj(const Msg& m) {
 }
 
 std::string error_body(const Msg& m) {
-  json::object e{{"code", "Base.1.8.GeneralError"},
-                 {"message", "A general error has occurred. See ExtendedInfo for more information."},
-                 {"@Message.ExtendedInfo", json::array{message_obj(m)}}};
+  json::object e{
+      {"code", "Base.1.8.GeneralError"},
+      {"message", "A general error has occurred. See ExtendedInfo for more information."},
+      {"@Message.ExtendedInfo", json::array{message_obj(m)}}};
   return json::serialize(json::object{{"error", std::move(e)}});
 }
 
 std::string hpe_success_body() {
-  json::object e{{"code", "iLO.0.10.ExtendedInfo"},
-                 {"message", "See @Message.ExtendedInfo for more information."},
-                 {"@Message.ExtendedInfo", json::array{json::object{{"MessageId", "Base.1.4.Success"}}}}};
+  json::object e{
+      {"code", "iLO.0.10.ExtendedInfo"},
+      {"message", "See @Message.ExtendedInfo for more information."},
+      {"@Message.ExtendedInfo", json::array{json::object{{"MessageId", "Base.1.4.Success"}}}}};
   return json::serialize(json::object{{"error", std::move(e)}});
 }
 
@@ -172,19 +174,23 @@ std::string hpe_success_body() {
 enum class Power : std::uint8_t { Off, PoweringOn, On, PoweringOff };
 const char* power_str(Power p) {
   switch (p) {
-    case Power::Off: return "Off";
-    case Power::PoweringOn: return "PoweringOn";
-    case Power::On: return "On";
-    case Power::PoweringOff: return "PoweringOff";
+    case Power::Off:
+      return "Off";
+    case Power::PoweringOn:
+      return "PoweringOn";
+    case Power::On:
+      return "On";
+    case Power::PoweringOff:
+      return "PoweringOff";
   }
   return "Off";
 }
 
 struct SysState {
   Power power = Power::Off;
-  bool then_on = false;    ///< after PoweringOff settles, start PoweringOn (graceful restart)
-  std::uint32_t gen = 0;   ///< bumps on every change; stale timer entries are ignored
-  std::uint32_t version = 1;  ///< ETag source: bumps on every PATCH
+  bool then_on = false;        ///< after PoweringOff settles, start PoweringOn (graceful restart)
+  std::uint32_t gen = 0;       ///< bumps on every change; stale timer entries are ignored
+  std::uint32_t version = 1;   ///< ETag source: bumps on every PATCH
   Clock::time_point settle{};  ///< when the current transition chain ends
   std::string boot_target, boot_enabled, boot_mode, led;
   bool locate = false;
@@ -308,7 +314,8 @@ class Sim {
   /// System index whose settings object is `path` (only with the settings knob), else -1.
   long settings_index(std::size_t bi, const std::string& path) const {
     const Bmc& b = bmcs_[bi];
-    if (!b.faults.settings || path.size() < 10 || path.compare(path.size() - 9, 9, "/Settings") != 0)
+    if (!b.faults.settings || path.size() < 10 ||
+        path.compare(path.size() - 9, 9, "/Settings") != 0)
       return -1;
     auto it = b.pers->system_paths.find(path.substr(0, path.size() - 9));
     return it == b.pers->system_paths.end() ? -1 : static_cast<long>(it->second);
@@ -352,22 +359,28 @@ Reply json_reply(unsigned status, std::string body) {
 Reply error_reply(unsigned status, Msg m) { return json_reply(status, error_body(m)); }
 
 Reply not_found(const std::string& path) {
-  return error_reply(404, {"ResourceMissingAtURI", "The resource at the URI '" + path + "' was not found.",
-                           {path}, "Critical",
-                           "Place a valid resource at the URI or correct the URI and resubmit the request."});
+  return error_reply(
+      404, {"ResourceMissingAtURI",
+            "The resource at the URI '" + path + "' was not found.",
+            {path},
+            "Critical",
+            "Place a valid resource at the URI or correct the URI and resubmit the request."});
 }
 
 Reply method_not_allowed(const std::string& method, const std::string& path) {
   Reply r = error_reply(405, {"OperationNotAllowed",
                               "The " + method + " operation is not allowed on '" + path + "'.",
-                              {method, path}, "Critical", "Use a supported method."});
+                              {method, path},
+                              "Critical",
+                              "Use a supported method."});
   return r;
 }
 
 Reply unauthorized(bool basic_realm) {
   Reply r = error_reply(401, {"NoValidSession",
                               "There is no valid session established with the implementation.",
-                              {}, "Critical",
+                              {},
+                              "Critical",
                               "Establish a session before attempting any operations."});
   if (basic_realm) r.headers.emplace_back("WWW-Authenticate", "Basic realm=\"fleetpower-sim\"");
   return r;
@@ -375,8 +388,11 @@ Reply unauthorized(bool basic_realm) {
 
 Reply malformed_json() {
   return error_reply(400, {"MalformedJSON",
-                           "The request body submitted was malformed JSON and could not be parsed by the receiving service.",
-                           {}, "Critical", "Ensure that the request body is valid JSON and resubmit the request."});
+                           "The request body submitted was malformed JSON and could not be parsed "
+                           "by the receiving service.",
+                           {},
+                           "Critical",
+                           "Ensure that the request body is valid JSON and resubmit the request."});
 }
 
 bool parse_body(const Request& req, json::value* out) {
@@ -458,7 +474,8 @@ void Sim::apply_rules(const std::vector<FaultRule>& rules, bool at_start) {
       }
       merge_faults(&b.faults, r.faults);
       b.requests = 0;
-      if (!at_start) event(i - 1, -1, json::object{{"event", "faults"}, {"faults", b.faults.describe()}});
+      if (!at_start)
+        event(i - 1, -1, json::object{{"event", "faults"}, {"faults", b.faults.describe()}});
     }
   }
 }
@@ -629,7 +646,8 @@ void Sim::do_accept(std::size_t bi) {
   });
 }
 
-bool write_file_atomic(const std::string& path, const std::string& text, mode_t mode, std::string* err) {
+bool write_file_atomic(const std::string& path, const std::string& text, mode_t mode,
+                       std::string* err) {
   std::string tmp = path + ".tmp";
   int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
   if (fd < 0) {
@@ -660,8 +678,10 @@ bool Sim::write_inventory(std::string* err) {
   if (cfg_.inventory_out.empty()) return true;
   std::string o = "# Generated by fleetpower-sim: the simulated Redfish fleet it serves.\n";
   o += "defaults: { protocol: redfish, credentials: sim";
-  if (cfg_.http) o += ", scheme: http";
-  else o += ", ca_file: " + yaml_quote(ca_path_);
+  if (cfg_.http)
+    o += ", scheme: http";
+  else
+    o += ", ca_file: " + yaml_quote(ca_path_);
   o += " }\ngroups:\n";
   // Runs of BMCs with the same personality and contiguous addresses (same /24) or ports.
   std::size_t i = 0;
@@ -691,23 +711,25 @@ bool Sim::write_inventory(std::string* err) {
     auto first_oct = asio::ip::make_address_v4(bmcs_[i].address).to_uint() & 0xff;
     auto last_oct = asio::ip::make_address_v4(bmcs_[j - 1].address).to_uint() & 0xff;
     std::string prefix3 = bmcs_[i].address.substr(0, bmcs_[i].address.rfind('.') + 1);
-    std::string bmc_expr = (j - i == 1) ? bmcs_[i].address
-                                        : fmt::format("{}[{}-{}]", prefix3, first_oct, last_oct);
+    std::string bmc_expr =
+        (j - i == 1) ? bmcs_[i].address : fmt::format("{}[{}-{}]", prefix3, first_oct, last_oct);
     for (std::size_t s = 0; s < p.systems.size(); ++s) {
       std::string gname;
       std::string pname;
       for (char c : p.name) pname += std::isalnum(static_cast<unsigned char>(c)) ? c : '_';
-      if (single) gname = cfg_.host_prefix;
-      else gname = fmt::format("{}_{}_{}", cfg_.host_prefix, pname, chunkno);
+      if (single)
+        gname = cfg_.host_prefix;
+      else
+        gname = fmt::format("{}_{}_{}", cfg_.host_prefix, pname, chunkno);
       std::string suffix;
       if (p.systems.size() > 1) {
         suffix = "-n" + std::to_string(s + 1);
         gname += "_n" + std::to_string(s + 1);
       }
-      std::string hosts = (j - i == 1)
-                              ? fmt::format("{}{:0{}}{}", cfg_.host_prefix, i + 1, pad_, suffix)
-                              : fmt::format("{}[{:0{}}-{:0{}}]{}", cfg_.host_prefix, i + 1, pad_,
-                                            j, pad_, suffix);
+      std::string hosts =
+          (j - i == 1)
+              ? fmt::format("{}{:0{}}{}", cfg_.host_prefix, i + 1, pad_, suffix)
+              : fmt::format("{}[{:0{}}-{:0{}}]{}", cfg_.host_prefix, i + 1, pad_, j, pad_, suffix);
       group_names.emplace_back(pname, gname);
       o += "  " + gname + ":\n";
       o += "    hosts: " + yaml_quote(hosts) + "\n";
@@ -753,13 +775,15 @@ bool Sim::write_credentials(std::string* err) {
 }
 
 bool Sim::write_bmcs_table(std::string* err) {
-  std::string o = "# index\thost\taddress\tport\tpersonality\tsystems\tfaults\tsha256_fingerprint\n";
+  std::string o =
+      "# index\thost\taddress\tport\tpersonality\tsystems\tfaults\tsha256_fingerprint\n";
   for (std::size_t i = 0; i < bmcs_.size(); ++i) {
     const Bmc& b = bmcs_[i];
     std::string sys;
     for (const auto& s : b.pers->systems) sys += (sys.empty() ? "" : ",") + s.id;
-    o += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", i + 1, node_name(i, 0).substr(0, cfg_.host_prefix.size() + pad_),
-                     b.address, b.port, b.pers->name, sys, b.faults.describe(),
+    o += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", i + 1,
+                     node_name(i, 0).substr(0, cfg_.host_prefix.size() + pad_), b.address, b.port,
+                     b.pers->name, sys, b.faults.describe(),
                      certs_ ? cert_fingerprint(*certs_, i) : "-");
   }
   return write_file_atomic(cfg_.state_dir + "/bmcs.tsv", o, 0644, err);
@@ -792,7 +816,8 @@ void Sim::write_state() {
   rusage ru{};
   getrusage(RUSAGE_SELF, &ru);
   event(static_cast<std::size_t>(-1), -1,
-        json::object{{"event", "stats"}, {"connections", total_conns_}, {"max_rss_kb", ru.ru_maxrss}});
+        json::object{
+            {"event", "stats"}, {"connections", total_conns_}, {"max_rss_kb", ru.ru_maxrss}});
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -828,10 +853,11 @@ void Sim::power_set(std::size_t bi, std::size_t si, Power to, const std::string&
   st.power = to;
   ++st.gen;
   if (from != to)
-    event(bi, static_cast<int>(si), json::object{{"event", "power"},
-                                                 {"from", power_str(from)},
-                                                 {"to", power_str(to)},
-                                                 {"cause", cause}});
+    event(bi, static_cast<int>(si),
+          json::object{{"event", "power"},
+                       {"from", power_str(from)},
+                       {"to", power_str(to)},
+                       {"cause", cause}});
 }
 
 void Sim::power_start(std::size_t bi, std::size_t si, Power transitional, Millis d) {
@@ -909,8 +935,10 @@ void Sim::apply_reset(std::size_t bi, std::size_t si, const std::string& type) {
   } else if (type == "GracefulShutdown") {
     if (up) graceful_off(false);
   } else if (type == "PushPowerButton") {
-    if (up) graceful_off(false);
-    else on();
+    if (up)
+      graceful_off(false);
+    else
+      on();
   } else if (type == "PowerCycle" || type == "FullPowerCycle") {
     if (p != Power::Off) power_set(bi, si, Power::Off, type);
     on();
@@ -983,28 +1011,36 @@ Reply Sim::login(std::size_t bi, const Request& req) {
   auto* u = body.as_object().if_contains("UserName");
   auto* p = body.as_object().if_contains("Password");
   if (!u || !p) {
-    return error_reply(400, {"PropertyMissing",
-                             std::string("The property ") + (u ? "Password" : "UserName") +
-                                 " is a required property and must be included in the request.",
-                             {u ? "Password" : "UserName"}, "Warning",
-                             "Ensure that the property is in the request body and has a valid value."});
+    return error_reply(400,
+                       {"PropertyMissing",
+                        std::string("The property ") + (u ? "Password" : "UserName") +
+                            " is a required property and must be included in the request.",
+                        {u ? "Password" : "UserName"},
+                        "Warning",
+                        "Ensure that the property is in the request body and has a valid value."});
   }
   if (!u->is_string() || !p->is_string() || u->as_string() != cfg_.username ||
       p->as_string() != password_) {
     event(bi, -1, json::object{{"event", "session"}, {"action", "login_failed"}});
     return error_reply(401, {"ResourceAtUriUnauthorized",
-                             "While accessing the resource at the session service, the service received an authorization error: invalid credentials.",
-                             {b.pers->sessions_path, "invalid credentials"}, "Critical",
+                             "While accessing the resource at the session service, the service "
+                             "received an authorization error: invalid credentials.",
+                             {b.pers->sessions_path, "invalid credentials"},
+                             "Critical",
                              "Ensure that the appropriate access is provided for the service."});
   }
   purge_sessions(b);
   int limit = b.faults.session_limit >= 0 ? b.faults.session_limit : cfg_.session_limit;
   if (static_cast<int>(b.sessions.size()) >= limit) {
     event(bi, -1, json::object{{"event", "session"}, {"action", "limit"}, {"limit", limit}});
-    return error_reply(503, {"SessionLimitExceeded",
-                             "The session establishment failed due to the number of simultaneous sessions exceeding the limit of the implementation.",
-                             {}, "Critical",
-                             "Reduce the number of other sessions before trying to establish the session or increase the limit of simultaneous sessions (if supported)."});
+    return error_reply(503,
+                       {"SessionLimitExceeded",
+                        "The session establishment failed due to the number of simultaneous "
+                        "sessions exceeding the limit of the implementation.",
+                        {},
+                        "Critical",
+                        "Reduce the number of other sessions before trying to establish the "
+                        "session or increase the limit of simultaneous sessions (if supported)."});
   }
   Session s;
   s.id = fmt::format("{:x}{}", b.next_session++, random_token(8));
@@ -1041,24 +1077,25 @@ Reply Sim::logout(std::size_t bi, const std::string& id) {
 Reply Sim::sessions_collection(Bmc& b) {
   purge_sessions(b);
   json::array m;
-  for (const auto& s : b.sessions) m.push_back(json::object{{"@odata.id", b.pers->sessions_path + "/" + s.id}});
-  return json_reply(200, json::serialize(json::object{
-                             {"@odata.id", b.pers->sessions_path},
-                             {"@odata.type", "#SessionCollection.SessionCollection"},
-                             {"Name", "Session Collection"},
-                             {"Members@odata.count", m.size()},
-                             {"Members", std::move(m)}}));
+  for (const auto& s : b.sessions)
+    m.push_back(json::object{{"@odata.id", b.pers->sessions_path + "/" + s.id}});
+  return json_reply(
+      200, json::serialize(json::object{{"@odata.id", b.pers->sessions_path},
+                                        {"@odata.type", "#SessionCollection.SessionCollection"},
+                                        {"Name", "Session Collection"},
+                                        {"Members@odata.count", m.size()},
+                                        {"Members", std::move(m)}}));
 }
 
 Reply Sim::session_get(Bmc& b, const std::string& id) {
   for (const auto& s : b.sessions)
     if (s.id == id)
-      return json_reply(200, json::serialize(json::object{
-                                 {"@odata.id", b.pers->sessions_path + "/" + s.id},
-                                 {"@odata.type", "#Session.v1_3_0.Session"},
-                                 {"Id", s.id},
-                                 {"Name", "User Session"},
-                                 {"UserName", s.user}}));
+      return json_reply(
+          200, json::serialize(json::object{{"@odata.id", b.pers->sessions_path + "/" + s.id},
+                                            {"@odata.type", "#Session.v1_3_0.Session"},
+                                            {"Id", s.id},
+                                            {"Name", "User Session"},
+                                            {"UserName", s.user}}));
   return not_found(b.pers->sessions_path + "/" + id);
 }
 
@@ -1094,14 +1131,14 @@ Reply Sim::system_get(std::size_t bi, std::size_t si) {
     std::string joined;
     for (const auto& v : t.reset_allowed) joined += (joined.empty() ? "" : " ") + v;
     o["Actions"] = json::object{
-        {"#ComputerSystem.Reset", json::object{{"target", t.reset_target},
-                                               {"ResetType@Redfish.AllowableValues", joined}}}};
+        {"#ComputerSystem.Reset",
+         json::object{{"target", t.reset_target}, {"ResetType@Redfish.AllowableValues", joined}}}};
   }
   if (b.faults.settings && t.has_boot)
-    o["@Redfish.Settings"] = json::object{
-        {"@odata.type", "#Settings.v1_3_0.Settings"},
-        {"SettingsObject", json::object{{"@odata.id", t.path + "/Settings"}}},
-        {"SupportedApplyTimes", json::array{"Immediate"}}};
+    o["@Redfish.Settings"] =
+        json::object{{"@odata.type", "#Settings.v1_3_0.Settings"},
+                     {"SettingsObject", json::object{{"@odata.id", t.path + "/Settings"}}},
+                     {"SupportedApplyTimes", json::array{"Immediate"}}};
   Reply r = json_reply(200, json::serialize(o));
   r.headers.emplace_back("ETag", tag);
   return r;
@@ -1115,13 +1152,13 @@ Reply Sim::settings_get(std::size_t bi, std::size_t si) {
                     {"BootSourceOverrideEnabled", st.boot_enabled}};
   if (!st.boot_mode.empty()) boot["BootSourceOverrideMode"] = st.boot_mode;
   std::string tag = etag(bi, si);
-  Reply r = json_reply(200, json::serialize(json::object{
-                                {"@odata.id", t.path + "/Settings"},
-                                {"@odata.type", "#ComputerSystem.v1_16_0.ComputerSystem"},
-                                {"@odata.etag", tag},
-                                {"Id", "Settings"},
-                                {"Name", "Pending settings of " + t.id},
-                                {"Boot", std::move(boot)}}));
+  Reply r = json_reply(
+      200, json::serialize(json::object{{"@odata.id", t.path + "/Settings"},
+                                        {"@odata.type", "#ComputerSystem.v1_16_0.ComputerSystem"},
+                                        {"@odata.etag", tag},
+                                        {"Id", "Settings"},
+                                        {"Name", "Pending settings of " + t.id},
+                                        {"Boot", std::move(boot)}}));
   r.headers.emplace_back("ETag", tag);
   return r;
 }
@@ -1136,9 +1173,12 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req, bool
   if (mode != "none") {
     if (im == req.end()) {
       if (mode == "required")
-        return error_reply(428, {"PreconditionRequired",
-                                 "A precondition header or annotation is required to change the resource.",
-                                 {}, "Critical", "Try the request again with the If-Match header."});
+        return error_reply(
+            428, {"PreconditionRequired",
+                  "A precondition header or annotation is required to change the resource.",
+                  {},
+                  "Critical",
+                  "Try the request again with the If-Match header."});
     } else {
       std::string v(im->value());
       std::string strong = tag.substr(2);  // without W/
@@ -1146,9 +1186,12 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req, bool
       if (!ok) {
         event(bi, static_cast<int>(si),
               json::object{{"event", "patch"}, {"result", "precondition_failed"}, {"if_match", v}});
-        return error_reply(412, {"PreconditionFailed",
-                                 "The ETag supplied did not match the ETag required to change this resource.",
-                                 {}, "Critical", "Try the operation again using the appropriate ETag."});
+        return error_reply(
+            412, {"PreconditionFailed",
+                  "The ETag supplied did not match the ETag required to change this resource.",
+                  {},
+                  "Critical",
+                  "Try the operation again using the appropriate ETag."});
       }
     }
   }
@@ -1161,20 +1204,28 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req, bool
     return error_reply(400, {"PropertyValueNotInList",
                              "The value '" + val + "' for the property " + prop +
                                  " is not in the list of acceptable values.",
-                             {val, prop}, "Warning",
-                             "Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed."});
+                             {val, prop},
+                             "Warning",
+                             "Choose a value from the enumeration list that the implementation can "
+                             "support and resubmit the request if the operation failed."});
   };
   auto unknown = [](const std::string& prop) {
-    return error_reply(400, {"PropertyUnknown",
-                             "The property " + prop + " is not in the list of valid properties for the resource.",
-                             {prop}, "Warning",
-                             "Remove the unknown property from the request body and resubmit the request if the operation failed."});
+    return error_reply(
+        400, {"PropertyUnknown",
+              "The property " + prop + " is not in the list of valid properties for the resource.",
+              {prop},
+              "Warning",
+              "Remove the unknown property from the request body and resubmit the request if the "
+              "operation failed."});
   };
   auto type_err = [](const std::string& prop) {
     return error_reply(400, {"PropertyValueTypeError",
-                             "The value for the property " + prop + " is of a different type than the property can accept.",
-                             {"", prop}, "Warning",
-                             "Correct the value for the property in the request body and resubmit the request if the operation failed."});
+                             "The value for the property " + prop +
+                                 " is of a different type than the property can accept.",
+                             {"", prop},
+                             "Warning",
+                             "Correct the value for the property in the request body and resubmit "
+                             "the request if the operation failed."});
   };
   for (const auto& kv : body.as_object()) {
     std::string k(kv.key());
@@ -1182,9 +1233,13 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req, bool
     if (k == "Boot" && t.has_boot) {
       if (b.faults.settings && !via_settings)
         return error_reply(400, {"PropertyNotWritable",
-                                 "The property Boot is a read-only property and cannot be assigned a value; change it through the @Redfish.Settings object " + t.path + "/Settings.",
-                                 {"Boot"}, "Warning",
-                                 "Remove the property from the request body and resubmit the request if the operation failed."});
+                                 "The property Boot is a read-only property and cannot be assigned "
+                                 "a value; change it through the @Redfish.Settings object " +
+                                     t.path + "/Settings.",
+                                 {"Boot"},
+                                 "Warning",
+                                 "Remove the property from the request body and resubmit the "
+                                 "request if the operation failed."});
       if (!v.is_object()) return type_err("Boot");
       const auto& base_boot = t.base.at("Boot").as_object();
       for (const auto& bk : v.as_object()) {
@@ -1200,7 +1255,8 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req, bool
         } else if (key == "BootSourceOverrideEnabled") {
           if (!bk.value().is_string()) return type_err("Boot/" + key);
           std::string s(bk.value().as_string());
-          if (s != "Once" && s != "Continuous" && s != "Disabled") return bad_value("Boot/" + key, s);
+          if (s != "Once" && s != "Continuous" && s != "Disabled")
+            return bad_value("Boot/" + key, s);
           ne = s;
           boot_changed = true;
         } else if (key == "BootSourceOverrideMode") {
@@ -1238,11 +1294,12 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req, bool
   st.locate = nloc;
   ++st.version;
   if (boot_changed)
-    event(bi, static_cast<int>(si), json::object{{"event", "boot"},
-                                                 {"target", nt},
-                                                 {"enabled", ne},
-                                                 {"mode", nm},
-                                                 {"via", via_settings ? "settings" : "system"}});
+    event(bi, static_cast<int>(si),
+          json::object{{"event", "boot"},
+                       {"target", nt},
+                       {"enabled", ne},
+                       {"mode", nm},
+                       {"via", via_settings ? "settings" : "system"}});
   if (led_changed)
     event(bi, static_cast<int>(si),
           json::object{{"event", "identify"},
@@ -1270,7 +1327,8 @@ json::object Sim::task_json(const Bmc& b, const Task& t) const {
                  {"TaskMonitor", fmt::format("/redfish/v1/TaskService/TaskMonitors/{}", t.id)},
                  {"PercentComplete", done ? 100 : 50}};
   if (done)
-    o["Messages"] = json::array{message_obj({"Success", "The request completed successfully.", {}, "OK", "None"})};
+    o["Messages"] = json::array{
+        message_obj({"Success", "The request completed successfully.", {}, "OK", "None"})};
   return o;
 }
 
@@ -1280,12 +1338,14 @@ Reply Sim::task_get(Bmc& b, std::uint32_t id, bool monitor) {
       bool done = Clock::now() >= t.done;
       Reply r = json_reply(monitor && !done ? 202 : 200, json::serialize(task_json(b, t)));
       if (monitor && !done) {
-        r.headers.emplace_back("Location", fmt::format("/redfish/v1/TaskService/TaskMonitors/{}", id));
+        r.headers.emplace_back("Location",
+                               fmt::format("/redfish/v1/TaskService/TaskMonitors/{}", id));
         r.headers.emplace_back("Retry-After", "1");
       }
       return r;
     }
-  return not_found(fmt::format("/redfish/v1/TaskService/{}/{}", monitor ? "TaskMonitors" : "Tasks", id));
+  return not_found(
+      fmt::format("/redfish/v1/TaskService/{}/{}", monitor ? "TaskMonitors" : "Tasks", id));
 }
 
 Reply Sim::reset(std::size_t bi, std::size_t si, const Request& req) {
@@ -1296,41 +1356,64 @@ Reply Sim::reset(std::size_t bi, std::size_t si, const Request& req) {
   auto* rt = body.as_object().if_contains("ResetType");
   auto reject = [&](const std::string& why, Reply r) {
     event(bi, static_cast<int>(si),
-          json::object{{"event", "reset"}, {"result", "rejected"}, {"reason", why},
+          json::object{{"event", "reset"},
+                       {"result", "rejected"},
+                       {"reason", why},
                        {"power", power_str(b.sys[si].power)}});
     return r;
   };
   if (!rt)
-    return reject("missing", error_reply(400, {"ActionParameterMissing",
-                                               "The action ComputerSystem.Reset requires the parameter ResetType to be present in the request body.",
-                                               {"ComputerSystem.Reset", "ResetType"}, "Critical",
-                                               "Supply the action with the required parameter in the request body when the request is resubmitted."}));
+    return reject("missing",
+                  error_reply(400, {"ActionParameterMissing",
+                                    "The action ComputerSystem.Reset requires the parameter "
+                                    "ResetType to be present in the request body.",
+                                    {"ComputerSystem.Reset", "ResetType"},
+                                    "Critical",
+                                    "Supply the action with the required parameter in the request "
+                                    "body when the request is resubmitted."}));
   if (!rt->is_string())
-    return reject("type", error_reply(400, {"ActionParameterValueTypeError",
-                                            "The value for the parameter ResetType in the action ComputerSystem.Reset is of a different type than the parameter can accept.",
-                                            {json::serialize(*rt), "ResetType", "ComputerSystem.Reset"}, "Warning",
-                                            "Correct the value for the parameter in the request body and resubmit the request if the operation failed."}));
+    return reject(
+        "type",
+        error_reply(400,
+                    {"ActionParameterValueTypeError",
+                     "The value for the parameter ResetType in the action ComputerSystem.Reset is "
+                     "of a different type than the parameter can accept.",
+                     {json::serialize(*rt), "ResetType", "ComputerSystem.Reset"},
+                     "Warning",
+                     "Correct the value for the parameter in the request body and resubmit the "
+                     "request if the operation failed."}));
   std::string type(rt->as_string());
   if (std::find(t.reset_allowed.begin(), t.reset_allowed.end(), type) == t.reset_allowed.end())
-    return reject("not_allowed:" + type,
-                  error_reply(400, {"ActionParameterValueNotInList",
-                                    "The value '" + type + "' for the parameter ResetType in the action ComputerSystem.Reset is not in the list of acceptable values.",
-                                    {type, "ResetType", "ComputerSystem.Reset"}, "Warning",
-                                    "Choose a value from the enumeration list that the implementation can support and resubmit the request if the operation failed."}));
+    return reject(
+        "not_allowed:" + type,
+        error_reply(400, {"ActionParameterValueNotInList",
+                          "The value '" + type +
+                              "' for the parameter ResetType in the action ComputerSystem.Reset is "
+                              "not in the list of acceptable values.",
+                          {type, "ResetType", "ComputerSystem.Reset"},
+                          "Warning",
+                          "Choose a value from the enumeration list that the implementation can "
+                          "support and resubmit the request if the operation failed."}));
   Power before = b.sys[si].power;
   if (b.faults.strict_state) {
     bool up = before == Power::On || before == Power::PoweringOn;
     bool noop = ((type == "On" || type == "ForceOn") && up) ||
                 ((type == "ForceOff" || type == "GracefulShutdown") && before == Power::Off);
     if (noop)
-      return reject("state:" + type,
-                    error_reply(400, {"iLO.2.15.InvalidOperationForSystemState",
-                                      "The operation " + type + " is not allowed while the system is " + power_str(before) + ".",
-                                      {type, power_str(before)}, "Warning",
-                                      "Check the power state of the system before resubmitting the request."}));
+      return reject(
+          "state:" + type,
+          error_reply(400,
+                      {"iLO.2.15.InvalidOperationForSystemState",
+                       "The operation " + type + " is not allowed while the system is " +
+                           power_str(before) + ".",
+                       {type, power_str(before)},
+                       "Warning",
+                       "Check the power state of the system before resubmitting the request."}));
   }
   event(bi, static_cast<int>(si),
-        json::object{{"event", "reset"}, {"reset_type", type}, {"result", b.faults.ignore_reset ? "ignored" : "accepted"},
+        json::object{{"event", "reset"},
+                     {"reset_type", type},
+                     {"result", b.faults.ignore_reset ? "ignored" : "accepted"},
                      {"power", power_str(before)}});
   if (!b.faults.ignore_reset) apply_reset(bi, si, type);
   if (b.faults.tasks) {
@@ -1343,7 +1426,8 @@ Reply Sim::reset(std::size_t bi, std::size_t si, const Request& req) {
     b.tasks.push_back(tk);
     while (b.tasks.size() > 32) b.tasks.pop_front();
     Reply r = json_reply(202, json::serialize(task_json(b, tk)));
-    r.headers.emplace_back("Location", fmt::format("/redfish/v1/TaskService/TaskMonitors/{}", tk.id));
+    r.headers.emplace_back("Location",
+                           fmt::format("/redfish/v1/TaskService/TaskMonitors/{}", tk.id));
     r.headers.emplace_back("Retry-After", "1");
     return r;
   }
@@ -1358,7 +1442,8 @@ bool wants_expand(std::string_view target) {
   auto q = target.find('?');
   if (q == std::string_view::npos) return false;
   std::string_view qs = target.substr(q + 1);
-  return qs.find("$expand=") != std::string_view::npos || qs.find("%24expand=") != std::string_view::npos;
+  return qs.find("$expand=") != std::string_view::npos ||
+         qs.find("%24expand=") != std::string_view::npos;
 }
 
 /// $expand, one level: a collection's Members references become the members themselves (the
@@ -1376,8 +1461,10 @@ void Sim::expand_members(std::size_t bi, Reply* r) {
     if (!id || !id->is_string()) continue;
     std::string path = normalize_path(std::string(id->as_string()));
     std::string body;
-    if (auto it = p.system_paths.find(path); it != p.system_paths.end()) body = system_get(bi, it->second).body;
-    else if (auto it2 = p.raw.find(path); it2 != p.raw.end()) body = it2->second;
+    if (auto it = p.system_paths.find(path); it != p.system_paths.end())
+      body = system_get(bi, it->second).body;
+    else if (auto it2 = p.raw.find(path); it2 != p.raw.end())
+      body = it2->second;
     if (body.empty()) continue;
     json::value mv = json::parse(body, ec);
     if (!ec && mv.is_object()) m = std::move(mv);
@@ -1402,20 +1489,26 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
       return pre;
     }
     if (b.faults.busy_retry_after >= 0) {
-      Reply r = error_reply(503, {"ServiceTemporarilyUnavailable",
-                                  fmt::format("The service is temporarily unavailable.  Retry in {} seconds.",
-                                              b.faults.busy_retry_after),
-                                  {std::to_string(b.faults.busy_retry_after)}, "Critical",
-                                  "Wait for the indicated retry duration and retry the operation."});
+      Reply r = error_reply(
+          503, {"ServiceTemporarilyUnavailable",
+                fmt::format("The service is temporarily unavailable.  Retry in {} seconds.",
+                            b.faults.busy_retry_after),
+                {std::to_string(b.faults.busy_retry_after)},
+                "Critical",
+                "Wait for the indicated retry duration and retry the operation."});
       r.headers.emplace_back("Retry-After", std::to_string(b.faults.busy_retry_after));
       r.delay = b.faults.latency;
       return r;
     }
     if (b.faults.http_status) {
-      Reply r = error_reply(static_cast<unsigned>(b.faults.http_status),
-                            {"InternalError",
-                             "The request failed due to an internal service error.  The service is still operational.",
-                             {}, "Critical", "Resubmit the request.  If the problem persists, consider resetting the service."});
+      Reply r = error_reply(
+          static_cast<unsigned>(b.faults.http_status),
+          {"InternalError",
+           "The request failed due to an internal service error.  The service is still "
+           "operational.",
+           {},
+           "Critical",
+           "Resubmit the request.  If the problem persists, consider resetting the service."});
       r.delay = b.faults.latency;
       return r;
     }
@@ -1430,14 +1523,16 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
   if (method == http::verb::get && (path == "/redfish")) {
     r = json_reply(200, R"({"v1":"/redfish/v1/"})");
     done = true;
-  } else if (method == http::verb::get &&
-             (path == "/redfish/v1" || path == "/redfish/v1/odata" || path == "/redfish/v1/$metadata")) {
+  } else if (method == http::verb::get && (path == "/redfish/v1" || path == "/redfish/v1/odata" ||
+                                           path == "/redfish/v1/$metadata")) {
     auto it = p.raw.find(path);
     r = it == p.raw.end() ? not_found(path) : json_reply(200, it->second);
     done = true;
   } else if (method == http::verb::post && path == p.sessions_path) {
-    if (faulty && b.faults.unauth) r = unauthorized(false);
-    else r = login(bi, req);
+    if (faulty && b.faults.unauth)
+      r = unauthorized(false);
+    else
+      r = login(bi, req);
     done = true;
   }
   if (!done) {
@@ -1459,27 +1554,40 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
         std::string ids = path.substr(path.rfind('/') + 1);
         std::uint32_t id = 0;
         auto res = std::from_chars(ids.data(), ids.data() + ids.size(), id);
-        if (res.ec == std::errc() && res.ptr == ids.data() + ids.size()) r = task_get(b, id, mon);
-        else if (auto it2 = p.raw.find(path); it2 != p.raw.end()) r = json_reply(200, it2->second);
-        else r = not_found(path);
+        if (res.ec == std::errc() && res.ptr == ids.data() + ids.size())
+          r = task_get(b, id, mon);
+        else if (auto it2 = p.raw.find(path); it2 != p.raw.end())
+          r = json_reply(200, it2->second);
+        else
+          r = not_found(path);
       } else if (auto it2 = p.raw.find(path); it2 != p.raw.end()) {
         r = json_reply(200, it2->second);
       } else {
         r = not_found(path);
       }
     } else if (method == http::verb::post) {
-      if (auto it = p.reset_targets.find(path); it != p.reset_targets.end()) r = reset(bi, it->second, req);
-      else if (p.raw.count(path) || p.system_paths.count(path)) r = method_not_allowed(mstr, path);
-      else r = not_found(path);
+      if (auto it = p.reset_targets.find(path); it != p.reset_targets.end())
+        r = reset(bi, it->second, req);
+      else if (p.raw.count(path) || p.system_paths.count(path))
+        r = method_not_allowed(mstr, path);
+      else
+        r = not_found(path);
     } else if (method == http::verb::patch) {
-      if (auto it = p.system_paths.find(path); it != p.system_paths.end()) r = system_patch(bi, it->second, req, false);
-      else if (auto si = settings_index(bi, path); si >= 0) r = system_patch(bi, static_cast<std::size_t>(si), req, true);
-      else if (p.raw.count(path)) r = method_not_allowed(mstr, path);
-      else r = not_found(path);
+      if (auto it = p.system_paths.find(path); it != p.system_paths.end())
+        r = system_patch(bi, it->second, req, false);
+      else if (auto si = settings_index(bi, path); si >= 0)
+        r = system_patch(bi, static_cast<std::size_t>(si), req, true);
+      else if (p.raw.count(path))
+        r = method_not_allowed(mstr, path);
+      else
+        r = not_found(path);
     } else if (method == http::verb::delete_) {
-      if (path.rfind(p.sessions_path + "/", 0) == 0) r = logout(bi, path.substr(p.sessions_path.size() + 1));
-      else if (p.raw.count(path) || p.system_paths.count(path)) r = method_not_allowed(mstr, path);
-      else r = not_found(path);
+      if (path.rfind(p.sessions_path + "/", 0) == 0)
+        r = logout(bi, path.substr(p.sessions_path.size() + 1));
+      else if (p.raw.count(path) || p.system_paths.count(path))
+        r = method_not_allowed(mstr, path);
+      else
+        r = not_found(path);
     } else {
       r = method_not_allowed(mstr, path);
     }
@@ -1596,7 +1704,8 @@ int Sim::run() {
   start_control();
   write_state();
   event(static_cast<std::size_t>(-1), -1,
-        json::object{{"event", "start"}, {"bmcs", bmcs_.size()}, {"pid", static_cast<long>(::getpid())}});
+        json::object{
+            {"event", "start"}, {"bmcs", bmcs_.size()}, {"pid", static_cast<long>(::getpid())}});
   asio::signal_set sigs(ioc_, SIGTERM, SIGINT);
   sigs.async_wait([this](error_code ec, int) {
     if (ec) return;
@@ -1611,10 +1720,11 @@ int Sim::run() {
   });
   ::signal(SIGPIPE, SIG_IGN);
   if (!cfg_.quiet)
-    std::fprintf(stderr, "fleetpower-sim: %zu BMCs (%s) listening in %lld ms; state in %s\n",
-                 bmcs_.size(), cfg_.http ? "http" : "https",
-                 static_cast<long long>(std::chrono::duration_cast<Millis>(Clock::now() - t0).count()),
-                 cfg_.state_dir.c_str());
+    std::fprintf(
+        stderr, "fleetpower-sim: %zu BMCs (%s) listening in %lld ms; state in %s\n", bmcs_.size(),
+        cfg_.http ? "http" : "https",
+        static_cast<long long>(std::chrono::duration_cast<Millis>(Clock::now() - t0).count()),
+        cfg_.state_dir.c_str());
   std::fputs("ready\n", stdout);
   std::fflush(stdout);
   ioc_.run();
@@ -1679,9 +1789,9 @@ class Conn : public std::enable_shared_from_this<Conn<Stream>> {
     parser_->header_limit(16 * 1024);
     parser_->body_limit(1024 * 1024);
     beast::get_lowest_layer(stream_).expires_after(sim_.cfg().idle_timeout);
-    http::async_read(stream_, buf_, *parser_, [self = this->shared_from_this()](error_code e, std::size_t) {
-      self->on_read(e);
-    });
+    http::async_read(
+        stream_, buf_, *parser_,
+        [self = this->shared_from_this()](error_code e, std::size_t) { self->on_read(e); });
   }
 
   void on_read(error_code ec) {
@@ -1691,7 +1801,11 @@ class Conn : public std::enable_shared_from_this<Conn<Stream>> {
           ec.category() == http::make_error_code(http::error::bad_method).category()) {
         // A malformed or oversized request: answer 400/413 and close.
         Reply r = error_reply(ec == http::error::body_limit ? 413 : 400,
-                              {"GeneralError", "The request could not be parsed: " + ec.message(), {}, "Critical", ""});
+                              {"GeneralError",
+                               "The request could not be parsed: " + ec.message(),
+                               {},
+                               "Critical",
+                               ""});
         r.close = true;
         return send(std::move(r), 11, false);
       }
@@ -1708,10 +1822,11 @@ class Conn : public std::enable_shared_from_this<Conn<Stream>> {
     if (!keep) r.close = true;
     if (r.delay.count() > 0) {
       timer_.expires_after(r.delay);
-      timer_.async_wait([self = this->shared_from_this(), r = std::move(r), version](error_code e) mutable {
-        if (e) return;
-        self->send(std::move(r), version, true);
-      });
+      timer_.async_wait(
+          [self = this->shared_from_this(), r = std::move(r), version](error_code e) mutable {
+            if (e) return;
+            self->send(std::move(r), version, true);
+          });
       return;
     }
     send(std::move(r), version, true);
@@ -1724,7 +1839,8 @@ class Conn : public std::enable_shared_from_this<Conn<Stream>> {
     res.result(r.status);
     res.set(http::field::server, "fleetpower-sim");
     res.set("OData-Version", "4.0");
-    if (r.is_json && !r.body.empty()) res.set(http::field::content_type, "application/json; charset=utf-8");
+    if (r.is_json && !r.body.empty())
+      res.set(http::field::content_type, "application/json; charset=utf-8");
     for (auto& h : r.headers) res.set(h.first, h.second);
     res.body() = std::move(r.body);
     res.keep_alive(keep_possible && !r.close);
@@ -1775,10 +1891,11 @@ class Conn : public std::enable_shared_from_this<Conn<Stream>> {
     parser_->header_limit(16 * 1024);
     parser_->body_limit(1024 * 1024);
     beast::get_lowest_layer(stream_).expires_after(sim_.cfg().hang_timeout);
-    http::async_read(stream_, buf_, *parser_, [self = this->shared_from_this()](error_code e, std::size_t) {
-      if (e) return self->close_hard();
-      self->hang();
-    });
+    http::async_read(stream_, buf_, *parser_,
+                     [self = this->shared_from_this()](error_code e, std::size_t) {
+                       if (e) return self->close_hard();
+                       self->hang();
+                     });
   }
 
   void reset_conn() {
@@ -1824,7 +1941,8 @@ void start_conn(Sim& sim, std::size_t bi, tcp::socket sock) {
     std::make_shared<Conn<beast::tcp_stream>>(sim, bi, beast::tcp_stream(std::move(sock)))->start();
   } else {
     std::make_shared<Conn<beast::ssl_stream<beast::tcp_stream>>>(
-        sim, bi, beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(sock)), sim.ssl_ctx()))
+        sim, bi,
+        beast::ssl_stream<beast::tcp_stream>(beast::tcp_stream(std::move(sock)), sim.ssl_ctx()))
         ->start();
   }
 }

@@ -1,11 +1,11 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 // fleetpower-sim: loading a Redfish tree (mockup directory) and indexing what the simulated
 // BMC needs from it: systems, reset targets and their allowed values, session paths, vendor.
+#include <algorithm>
 #include <cctype>
 #include <cerrno>
 #include <charconv>
 #include <cstring>
-#include <algorithm>
 #include <filesystem>
 #include <fstream>
 #include <sstream>
@@ -30,11 +30,16 @@ bool parse_duration(std::string_view s, Millis* out) {
   }
   std::string_view unit = s.substr(i);
   double ms = 0;
-  if (unit.empty() || unit == "s") ms = v * 1000;
-  else if (unit == "ms") ms = v;
-  else if (unit == "m") ms = v * 60000;
-  else if (unit == "h") ms = v * 3600000;
-  else return false;
+  if (unit.empty() || unit == "s")
+    ms = v * 1000;
+  else if (unit == "ms")
+    ms = v;
+  else if (unit == "m")
+    ms = v * 60000;
+  else if (unit == "h")
+    ms = v * 3600000;
+  else
+    return false;
   if (ms < 0 || ms > 1e10) return false;
   *out = Millis(static_cast<long long>(ms));
   return true;
@@ -57,8 +62,8 @@ std::string normalize_path(std::string_view target) {
 
 namespace {
 
-constexpr std::uintmax_t kMaxFileBytes = 8u << 20;   // one resource
-constexpr std::uintmax_t kMaxTreeBytes = 256u << 20; // a whole tree
+constexpr std::uintmax_t kMaxFileBytes = 8u << 20;    // one resource
+constexpr std::uintmax_t kMaxTreeBytes = 256u << 20;  // a whole tree
 
 bool read_file(const fs::path& p, std::string* out) {
   std::ifstream f(p, std::ios::binary);
@@ -92,8 +97,8 @@ std::optional<json::value> parse_raw(const Personality& p, const std::string& pa
 }
 
 const std::vector<std::string> kAllResetTypes = {
-    "On", "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart", "Nmi",
-    "ForceOn", "PushPowerButton", "PowerCycle"};
+    "On",  "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart",
+    "Nmi", "ForceOn",  "PushPowerButton",  "PowerCycle"};
 
 /// A folder of loose fixture files (one resource per *.json, any names): each file is served at
 /// the "@odata.id" it carries.  Files are taken in sorted path order; the first file claiming a
@@ -102,7 +107,8 @@ bool load_fixture_dir(const std::string& dir, Personality* out, std::string* err
   std::error_code ec;
   std::vector<fs::path> files;
   std::uintmax_t total = 0;
-  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec), end;
+  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec),
+       end;
        !ec && it != end; it.increment(ec)) {
     if (!it->is_regular_file(ec) || it->path().extension() != ".json") continue;
     auto sz = it->file_size(ec);
@@ -134,7 +140,8 @@ bool load_fixture_dir(const std::string& dir, Personality* out, std::string* err
     out->raw.emplace(path, std::move(body));  // first wins
   }
   if (!out->raw.count("/redfish/v1")) {
-    *err = "no service root in " + dir + " (neither index.json trees nor a fixture with \"@odata.id\": \"/redfish/v1\")";
+    *err = "no service root in " + dir +
+           " (neither index.json trees nor a fixture with \"@odata.id\": \"/redfish/v1\")";
     return false;
   }
   return index_personality(out, err);
@@ -211,7 +218,8 @@ bool index_personality(Personality* p, std::string* err) {
   if (auto* pf = obj_at(*root, "ProtocolFeaturesSupported"))
     if (auto* eq = pf->if_contains("ExpandQuery"); eq && eq->is_object())
       for (const auto& kv : eq->as_object())
-        if (kv.key() != "MaxLevels" && kv.value().is_bool() && kv.value().as_bool()) p->expand = true;
+        if (kv.key() != "MaxLevels" && kv.value().is_bool() && kv.value().as_bool())
+          p->expand = true;
   if (auto s = odata_id(ro.if_contains("SessionService")); !s.empty()) {
     p->session_service_path = s;
     if (auto ss = parse_raw(*p, s)) {
@@ -246,8 +254,10 @@ bool index_personality(Personality* p, std::string* err) {
     SystemTemplate t;
     t.path = sp;
     t.base = sys->as_object();
-    if (auto* id = t.base.if_contains("Id"); id && id->is_string()) t.id = id->as_string();
-    else t.id = sp.substr(sp.rfind('/') + 1);
+    if (auto* id = t.base.if_contains("Id"); id && id->is_string())
+      t.id = id->as_string();
+    else
+      t.id = sp.substr(sp.rfind('/') + 1);
     t.power_initial = "On";
     if (auto* ps = t.base.if_contains("PowerState"); ps && ps->is_string()) {
       std::string s(ps->as_string());
@@ -255,7 +265,8 @@ bool index_personality(Personality* p, std::string* err) {
     }
     if (auto* boot = t.base.if_contains("Boot"); boot && boot->is_object()) {
       t.has_boot = true;
-      if (auto* av = boot->as_object().if_contains("BootSourceOverrideTarget@Redfish.AllowableValues");
+      if (auto* av =
+              boot->as_object().if_contains("BootSourceOverrideTarget@Redfish.AllowableValues");
           av && av->is_array())
         for (const auto& v : av->as_array())
           if (v.is_string()) t.boot_targets.emplace_back(v.as_string());
@@ -263,7 +274,8 @@ bool index_personality(Personality* p, std::string* err) {
     t.has_indicator_led = t.base.contains("IndicatorLED");
     t.has_location_indicator = t.base.contains("LocationIndicatorActive");
     if (auto* actions = t.base.if_contains("Actions"); actions && actions->is_object()) {
-      if (auto* r = actions->as_object().if_contains("#ComputerSystem.Reset"); r && r->is_object()) {
+      if (auto* r = actions->as_object().if_contains("#ComputerSystem.Reset");
+          r && r->is_object()) {
         const auto& ro2 = r->as_object();
         if (auto* tg = ro2.if_contains("target"); tg && tg->is_string())
           t.reset_target = normalize_path(std::string(tg->as_string()));
@@ -275,7 +287,8 @@ bool index_personality(Personality* p, std::string* err) {
         } else if (auto* ai = ro2.if_contains("@Redfish.ActionInfo"); ai && ai->is_string()) {
           t.reset_allowed_source = "actioninfo";
           if (auto info = parse_raw(*p, normalize_path(std::string(ai->as_string())))) {
-            auto* params = info->is_object() ? info->as_object().if_contains("Parameters") : nullptr;
+            auto* params =
+                info->is_object() ? info->as_object().if_contains("Parameters") : nullptr;
             if (params && params->is_array())
               for (const auto& prm : params->as_array()) {
                 if (!prm.is_object()) continue;

@@ -103,8 +103,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
   void act() {
     if (o_.governor && (act_ == Action::On || act_ == Action::Cycle)) {
       step_ = Step::Act;
-      o_.governor->acquire(ctx_->target, ctx_->cancel, [self = shared_from_this()](bool go) {
-        if (!go) return self->finish_cancelled(Outcome::failure(ErrorKind::Timeout, "timed out waiting for room on the circuit"));
+      o_.governor->acquire(ctx_->target, ctx_->cancel, [self = shared_from_this()](std::shared_ptr<PowerGovernor::Ticket> t) {
+        if (!t) return self->finish_cancelled(Outcome::failure(ErrorKind::Timeout, "timed out waiting for room on the circuit"));
+        self->ticket_ = std::move(t);
         self->send_action();
       });
       return;
@@ -119,6 +120,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
   }
 
   void on_acted(Outcome out) {
+    // The BMC refused the action only when it answered with an error that is not a lost reply.
+    if (ticket_) o_.governor->replied(ticket_, out.ok() || is_transport_failure(out) || stopped());
     if (stopped()) return finish_cancelled(out);
     if (!out.ok()) {
       if (is_transport_failure(out)) {
@@ -238,6 +241,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   std::string lost_reason_;
   std::string note_;
   int retransmits_ = 0;
+  std::shared_ptr<PowerGovernor::Ticket> ticket_;
 };
 
 }  // namespace

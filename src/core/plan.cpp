@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <deque>
 #include <limits>
+#include <optional>
 
 #include "core/duration.hpp"
 
@@ -195,19 +196,30 @@ namespace fleetpower {
 
 namespace asio = boost::asio;
 
+struct PowerGovernor::Ticket {
+  std::string circuit;
+  double watts = 0;
+  Clock::time_point granted;
+  std::optional<Clock::time_point> ends;  ///< reply + start_duration; unset: still counting
+};
+
 PowerGovernor::PowerGovernor(asio::any_io_executor ex, const Inventory& inv, const PowerPlan& plan)
     : ex_(std::move(ex)), inv_(inv), start_duration_(plan.start_duration) {
   for (std::size_t i = 0; i < plan.starts.size(); ++i) order_[plan.starts[i].target->name] = i;
   for (auto& [name, c] : inv.circuits) circuits_[name].def = c;
 }
 
-void PowerGovernor::acquire(const Target& t, asio::cancellation_slot slot, std::function<void(bool)> go) {
+void PowerGovernor::acquire(const Target& t, asio::cancellation_slot slot,
+                            std::function<void(std::shared_ptr<Ticket>)> go) {
   std::string c = t.var_or("circuit", "");
   auto it = circuits_.find(c);
   if (it == circuits_.end()) {
     // No budget on this circuit.
-    grants_.push_back({t.name, c, Clock::now(), start_watts_of(t, inv_)});
-    asio::post(ex_, [go = std::move(go)] { go(true); });
+    auto ticket = std::make_shared<Ticket>();
+    ticket->circuit = c;
+    ticket->granted = Clock::now();
+    grants_.push_back({t.name, c, ticket->granted, start_watts_of(t, inv_)});
+    asio::post(ex_, [go = std::move(go), ticket] { go(ticket); });
     return;
   }
   auto w = std::make_shared<Waiter>();
@@ -223,10 +235,20 @@ void PowerGovernor::acquire(const Target& t, asio::cancellation_slot slot, std::
       w->done = true;
       auto& v = self->circuits_[c].waiting;
       v.erase(std::remove(v.begin(), v.end(), w), v.end());
-      asio::post(self->ex_, [w] { w->go(false); });
+      asio::post(self->ex_, [w] { w->go(nullptr); });
     });
   }
   pump(c);
+}
+
+void PowerGovernor::replied(const std::shared_ptr<Ticket>& ticket, bool happened) {
+  if (!ticket || ticket->ends) return;
+  auto now = Clock::now();
+  ticket->ends = happened ? now + start_duration_ : now;
+  auto it = circuits_.find(ticket->circuit);
+  if (it == circuits_.end()) return;
+  if (happened) it->second.next_allowed = std::max(it->second.next_allowed, now + Millis(it->second.def.min_spacing_ms));
+  pump(ticket->circuit);
 }
 
 void PowerGovernor::pump(const std::string& circuit) {
@@ -238,32 +260,47 @@ void PowerGovernor::pump(const std::string& circuit) {
                                  [](auto& a, auto& b) { return a->order < b->order; });
     auto now = Clock::now();
     cs.active.erase(std::remove_if(cs.active.begin(), cs.active.end(),
-                                   [&](auto& a) { return a.first + start_duration_ <= now; }),
+                                   [&](auto& a) { return a->ends && *a->ends <= now; }),
                     cs.active.end());
-    Clock::time_point ready = now;
-    if (cs.any && def.min_spacing_ms > 0) ready = std::max(ready, cs.last + Millis(def.min_spacing_ms));
     double load = 0;
-    for (auto& a : cs.active) load += a.second;
+    bool unreplied = false;
+    Clock::time_point first_free = Clock::time_point::max();
+    for (auto& a : cs.active) {
+      load += a->watts;
+      if (!a->ends) unreplied = true;
+      else first_free = std::min(first_free, *a->ends);
+    }
+    // Spacing is measured from the previous start's reply: wait for it when spacing is set.
+    bool spacing_ok = def.min_spacing_ms <= 0 || (!unreplied && now >= cs.next_allowed);
     bool count_ok = def.max_concurrent_starts <= 0 || cs.active.size() < static_cast<std::size_t>(def.max_concurrent_starts);
     bool watts_ok = def.max_watts <= 0 || cs.active.empty() || load + (*head)->watts <= def.max_watts + 1e-9;
-    if (ready <= now && count_ok && watts_ok) {
+    if (spacing_ok && count_ok && watts_ok) {
       auto w = *head;
       cs.waiting.erase(head);
       w->done = true;
-      cs.active.emplace_back(now, w->watts);
-      cs.last = now;
-      cs.any = true;
+      auto ticket = std::make_shared<Ticket>();
+      ticket->circuit = circuit;
+      ticket->watts = w->watts;
+      ticket->granted = now;
+      cs.active.push_back(ticket);
       grants_.push_back({w->target->name, circuit, now, w->watts});
-      asio::post(ex_, [w] { w->go(true); });
+      asio::post(ex_, [w, ticket] { w->go(ticket); });
       continue;
     }
-    // Wake when the spacing has passed or the oldest start stops counting.
-    Clock::time_point wake = ready;
-    if (!count_ok || !watts_ok) {
-      Clock::time_point first_free = Clock::time_point::max();
-      for (auto& a : cs.active) first_free = std::min(first_free, a.first + start_duration_);
-      wake = std::max(wake, first_free);
+    // Otherwise a reply (replied() pumps) or the end of a start's window makes room.
+    // A condition that only a reply can clear is handled by replied(); the others by a timer
+    // at the latest moment any of them clears.
+    Clock::time_point wake = now;
+    bool timed = false;
+    if (!spacing_ok && !unreplied) {
+      wake = std::max(wake, cs.next_allowed);
+      timed = true;
     }
+    if ((!count_ok || !watts_ok) && first_free != Clock::time_point::max()) {
+      wake = std::max(wake, first_free);
+      timed = true;
+    }
+    if (!timed) return;
     if (!cs.timer) cs.timer = std::make_unique<asio::steady_timer>(ex_);
     cs.timer->expires_at(wake);
     cs.timer->async_wait([self = shared_from_this(), circuit](boost::system::error_code ec) {

@@ -71,16 +71,25 @@ PhaseReport make_phase_report(const Inventory& inv, const std::vector<const Targ
 
 namespace fleetpower {
 
-/// Enforces the circuit budgets at run time, on the actual moments power actions are sent:
+/// Enforces the circuit budgets at run time, on the actual moments power actions happen:
 /// a node may start only when its circuit has room (concurrent starts, starting watts, spacing).
 /// The plan gives the order; the governor makes the budget hold whatever the BMCs' latency.
+///
+/// A start happens somewhere between the grant (the request is sent) and the BMC's reply, so a
+/// start counts from its grant until start_duration after its reply, and the next start on a
+/// circuit is granted no earlier than min_spacing after the previous reply: the budgets then
+/// hold exactly at the BMCs, even when a request is retransmitted.
 class PowerGovernor : public std::enable_shared_from_this<PowerGovernor> {
  public:
   PowerGovernor(boost::asio::any_io_executor ex, const Inventory& inv, const PowerPlan& plan);
-  /// `go(true)` once `t` may send its power-on (now recorded as started); `go(false)` if
-  /// cancelled first.  Exactly once.
-  void acquire(const Target& t, boost::asio::cancellation_slot slot, std::function<void(bool)> go);
-  /// Actual grants so far: (target name, circuit, time), for tests and the journal.
+  struct Ticket;
+  /// `go(ticket)` once `t` may send its power-on; `go(nullptr)` if cancelled first.  Exactly once.
+  void acquire(const Target& t, boost::asio::cancellation_slot slot,
+               std::function<void(std::shared_ptr<Ticket>)> go);
+  /// The BMC answered (or the answer was lost): `happened` false only when the BMC refused the
+  /// action, which releases the room at once.
+  void replied(const std::shared_ptr<Ticket>& ticket, bool happened);
+  /// Grants so far: (target, circuit, grant time, reply time), for tests.
   struct Grant {
     std::string target, circuit;
     Clock::time_point at;
@@ -93,15 +102,14 @@ class PowerGovernor : public std::enable_shared_from_this<PowerGovernor> {
     std::size_t order;
     const Target* target;
     double watts;
-    std::function<void(bool)> go;
+    std::function<void(std::shared_ptr<Ticket>)> go;
     bool done = false;
   };
   struct CircuitState {
     Circuit def;
     std::vector<std::shared_ptr<Waiter>> waiting;
-    std::vector<std::pair<Clock::time_point, double>> active;  // start time, watts
-    Clock::time_point last{};
-    bool any = false;
+    std::vector<std::shared_ptr<Ticket>> active;  // granted, counting
+    Clock::time_point next_allowed{};              // spacing after the last reply
     std::unique_ptr<boost::asio::steady_timer> timer;
   };
   void pump(const std::string& circuit);

@@ -284,10 +284,11 @@ TEST_CASE("the power governor holds circuit budgets on actual send times", "[fle
   REQUIRE(test->events().size() == 40);
   REQUIRE(o.governor->grants().size() == 40);
   std::map<std::string, std::vector<Clock::time_point>> per_circuit;
-  for (auto& g : o.governor->grants()) per_circuit[g.circuit].push_back(g.at);
+  for (auto& e : test->events()) per_circuit[e.target.substr(0, 1)].push_back(e.at);
   REQUIRE(per_circuit["a"].size() == 24);
   REQUIRE(per_circuit["b"].size() == 16);
-  // The grants are the moments the actions were sent: the budget holds on them exactly.
+  // Checked on the backend's own execution times: a start happens between grant and reply,
+  // and the governor counts it from the grant to start_duration after the reply.
   auto check = [&](const std::string& c, std::size_t max_n, double max_w, Millis spacing) {
     auto& v = per_circuit[c];
     std::sort(v.begin(), v.end());

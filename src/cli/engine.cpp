@@ -256,7 +256,7 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
       for (auto& j : jobs) j.not_before = std::max(Millis(0), at[j.target] - *timeout);
       fo.governor = std::make_shared<PowerGovernor>(io.get_executor(), l.inventory, plan);
       sched.set_runner(make_fleet_runner(fo));
-      for (auto& j : jobs) *j.timeout += at[j.target] - j.not_before + plan.start_duration;
+      for (auto& j : jobs) *j.timeout += at[j.target] - j.not_before + 2 * plan.start_duration;
       for (auto& p : plan.problems) spdlog::warn("power plan: {}", p);
       spdlog::info("power plan: {} starts over {} (fleetpower plan {} shows it)", plan.starts.size(),
                    format_duration(plan.duration), command_name);

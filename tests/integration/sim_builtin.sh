@@ -146,6 +146,16 @@ check "rackmount: \$expand ignored (references only)" $PY -c "
 import json,sys; m=json.loads(sys.argv[1])['Members']; sys.exit(0 if m==[{'@odata.id':'/redfish/v1/Systems/1'}] else 1)" "$out"
 check "simulator still running" sim_alive
 
+# --- command-line errors are reported, not crashes ------------------------------------------------
+rc=0; "$FLEETPOWER_SIM" --redfish 2 --state-dir "$T/bad" --faults "2:frobnicate" >/dev/null 2>"$T/bad.err" || rc=$?
+check "unknown fault knob -> exit 2 with a message" bash -c "[[ $rc == 2 ]] && grep -q \"unknown fault knob 'frobnicate'\" '$T/bad.err'"
+rc=0; "$FLEETPOWER_SIM" --redfish 2 --state-dir "$T/bad" --address-base 10.1.2.3 >/dev/null 2>"$T/bad.err" || rc=$?
+check "non-loopback address refused (exit 1)" bash -c "[[ $rc == 1 ]] && grep -q loopback '$T/bad.err'"
+rc=0; "$FLEETPOWER_SIM" --redfish 1 --state-dir "$T/bad" --address-base $BASE.1 --port 8443 >/dev/null 2>"$T/bad.err" || rc=$?
+check "address already in use -> exit 1 naming it" bash -c "[[ $rc == 1 ]] && grep -q 'cannot listen on $BASE.1:8443' '$T/bad.err'"
+rc=0; "$FLEETPOWER_SIM" --redfish 1 --state-dir "$T/bad" --mockup /nonexistent/tree >/dev/null 2>"$T/bad.err" || rc=$?
+check "missing mockup dir -> exit 1" test $rc = 1
+
 # --- plain HTTP mode ----------------------------------------------------------------------------
 sim_start http --redfish 1 --address-base $BASE.21 --port 8080 --http --power-on-delay 0 || exit 1
 check "http inventory says scheme: http" grep -q "scheme: http" "$INV"

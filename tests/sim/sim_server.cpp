@@ -640,7 +640,11 @@ void Sim::do_accept(std::size_t bi) {
       error_code ig;
       sock.close(ig);
     } else {
-      start_conn(*this, bi, std::move(sock));
+      try {
+        start_conn(*this, bi, std::move(sock));
+      } catch (const std::exception&) {
+        // SSL_new and friends can fail under memory pressure: drop this connection only.
+      }
     }
     do_accept(bi);
   });
@@ -1727,7 +1731,16 @@ int Sim::run() {
         cfg_.state_dir.c_str());
   std::fputs("ready\n", stdout);
   std::fflush(stdout);
-  ioc_.run();
+  // Handlers do not throw by design; should one (allocation failure), log it and keep serving
+  // the rest of the fleet rather than take every BMC down.
+  for (;;) {
+    try {
+      ioc_.run();
+      break;
+    } catch (const std::exception& e) {
+      std::fprintf(stderr, "fleetpower-sim: handler error: %s\n", e.what());
+    }
+  }
   if (events_) std::fclose(events_);
   return 0;
 }

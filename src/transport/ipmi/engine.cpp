@@ -894,6 +894,7 @@ class Session : public std::enable_shared_from_this<Session> {
     keys_.wipe();
     o.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - started_);
     o.retransmits = retransmits_;
+    if (busy_count_ > 0) facts_.emplace_back("busy_retries", std::to_string(busy_count_));
     for (auto& f : facts_) o.facts.push_back(std::move(f));
     facts_.clear();
     asio::post(eng_.executor(), [done = std::move(done_), o = std::move(o)]() mutable {

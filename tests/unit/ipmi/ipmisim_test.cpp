@@ -3,6 +3,8 @@
 // ipmitool as an independent second client to cross-check the resulting state.
 #include <catch2/catch.hpp>
 
+#include <mutex>
+#include <random>
 #include <thread>
 
 #include "sim_fixture.hpp"
@@ -412,4 +414,32 @@ TEST_CASE("ipmi_sim: a full session table is waited out within the deadline", "[
   CHECK(ok == K);
   CHECK(waited >= 1);  // seen: 1 of 64, 4 of 80 (sessions also end meanwhile)
   be->shutdown();
+}
+
+TEST_CASE("ipmi_sim: 30 percent of replies lost and every operation still correct", "[ipmisim]") {
+  NEED_SIM();
+  SimBmc sim("127.77.0.7");
+  REQUIRE(wait_ready(sim));
+  sim.set_power(false);
+  std::mt19937 rng(12345);
+  std::mutex mu;
+  UdpProxy proxy("127.77.1.7", sim.addr(), [&](int) {
+    std::lock_guard<std::mutex> g(mu);
+    return std::uniform_int_distribution<int>(0, 99)(rng) < 30;
+  });
+  REQUIRE(proxy.ok());
+  for (auto [a, want] : {std::pair{Action::Status, "off"}, std::pair{Action::On, "ok"},
+                         std::pair{Action::Status, "on"}, std::pair{Action::Off, "ok"},
+                         std::pair{Action::Status, "off"}}) {
+    auto op = make_op("127.77.1.7", a);
+    op.timeout = 8000ms;
+    auto [o, n] = run_op(op);
+    INFO(action_name(a) << ": " << outcome_text(o));
+    CHECK(n == 1);
+    CHECK(o.ok());
+    CHECK(o.result == want);
+    if (a == Action::On) CHECK(sim.power() == "1");
+    if (a == Action::Off) CHECK(sim.power() == "0");
+  }
+  CHECK(proxy.dropped() > 0);
 }

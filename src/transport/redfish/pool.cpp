@@ -296,7 +296,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       else
         X509_VERIFY_PARAM_set1_host(param, host_.c_str(), 0);
     }
-    tls_stream_->set_verify_mode(ssl::verify_peer);
+    error_code vec;
+    tls_stream_->set_verify_mode(ssl::verify_peer, vec);
     const bool accept_any = tls_.insecure || !tls_.pin.empty();
     tls_stream_->set_verify_callback([this, accept_any](bool preverified, ssl::verify_context& vc) {
       X509_STORE_CTX* sc = vc.native_handle();
@@ -304,7 +305,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (accept_any) return true;
       if (!preverified && verify_error_ == X509_V_OK) verify_error_ = X509_STORE_CTX_get_error(sc);
       return preverified;
-    });
+    }, vec);
+    if (vec) return fail(ErrorKind::Internal, "TLS setup failed: " + vec.message());
     lowest().expires_at(step_deadline(limits_.handshake, cur_->deadline));
     auto self = shared_from_this();
     tls_stream_->async_handshake(ssl::stream_base::client, [self](error_code ec) {
@@ -633,9 +635,10 @@ void Endpoint::close_all() {
 
 std::shared_ptr<ssl::context> make_tls_context(const std::string& ca_file, std::string* err) {
   auto ctx = std::make_shared<ssl::context>(ssl::context::tls_client);
-  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
-                   ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1);
   error_code ec;
+  ctx->set_options(ssl::context::default_workarounds | ssl::context::no_sslv2 |
+                       ssl::context::no_sslv3 | ssl::context::no_tlsv1 | ssl::context::no_tlsv1_1,
+                   ec);
   ctx->set_default_verify_paths(ec);
   if (!ca_file.empty()) {
     ctx->load_verify_file(ca_file, ec);

@@ -443,3 +443,55 @@ TEST_CASE("ipmi_sim: 30 percent of replies lost and every operation still correc
   }
   CHECK(proxy.dropped() > 0);
 }
+
+TEST_CASE("ipmi_sim: sessions are closed, also when interrupted; auto cipher is cached per BMC",
+          "[ipmisim]") {
+  NEED_SIM();
+  SimBmc sim("127.77.0.8");
+  REQUIRE(wait_ready(sim));
+  SECTION("a status is 7 requests, the last one Close Session, each answered") {
+    UdpProxy proxy("127.77.1.8", sim.addr(), nullptr);
+    REQUIRE(proxy.ok());
+    auto [o, n] = run_op(make_op("127.77.1.8", Action::Status));
+    REQUIRE(o.ok());
+    std::this_thread::sleep_for(100ms);
+    // auth caps, open session, RAKP 1, RAKP 3, set privilege, status, close session
+    CHECK(proxy.requests() == 7);
+    CHECK(proxy.replies() == 7);
+  }
+  SECTION("interrupted while the BMC works on the command: Close Session still sent") {
+    SimBmc::write(sim.dir() / "slow", "1");
+    UdpProxy proxy("127.77.1.8", sim.addr(), nullptr);
+    REQUIRE(proxy.ok());
+    auto op = make_op("127.77.1.8", Action::Status);
+    op.interrupt_after = 300ms;
+    auto [o, n] = run_op(op);
+    CHECK(o.error == ErrorKind::Interrupted);
+    std::this_thread::sleep_for(3s);  // the slow status answer, then the close's
+    std::filesystem::remove(sim.dir() / "slow");
+    CHECK(proxy.requests() == 7);
+    CHECK(proxy.replies() == 7);
+  }
+  SECTION("auto: 17 is tried once per BMC, then 3 straight away") {
+    asio::io_context io;
+    auto be = ipmi::make_backend(io.get_executor());
+    auto op = make_op(sim.addr(), Action::Status);
+    op.target.vars["cipher_suite"] = "auto";
+    for (int round = 0; round < 2; ++round) {
+      asio::cancellation_signal sig;
+      Outcome got;
+      OpContext ctx{op.target, op.cred, op.req, Clock::now() + 3s, sig.slot()};
+      be->start(ctx, [&](Outcome o) {
+        got = std::move(o);
+        io.stop();
+      });
+      io.restart();
+      io.run_for(4s);
+      INFO(round << ": " << outcome_text(got));
+      REQUIRE(got.ok());
+      CHECK(fact(got, "cipher_suite") == "3");
+      CHECK(fact(got, "cipher_17").empty() == (round == 1));
+    }
+    be->shutdown();
+  }
+}

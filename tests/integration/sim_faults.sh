@@ -10,8 +10,8 @@ BASE=127.43.0
 FAULTS="2:hang,3:latency=1500ms,4:http500,5:busy=3,6:unauth,7:garbage,8:reset,9:trickle=50ms/16"
 FAULTS+=",10:tasks+on-delay=3s,11:down,12:blackhole,13:http503+times=2,14:cert=expired,15:cert=wrongname"
 FAULTS+=",16:cert=selfsigned,17:stuck,18:etag=strong,19:etag=required,20:nobasic,21:ignore-reset"
-FAULTS+=",22:settings,23:badlist,24:strict-state"
-sim_start faults --redfish 24 --address-base $BASE.1 --port 8443 --power-on-delay 1s \
+FAULTS+=",22:settings,23:badlist,24:strict-state,25:latency=200ms-600ms"
+sim_start faults --redfish 25 --address-base $BASE.1 --port 8443 --power-on-delay 1s \
   --session-timeout 3s --hang-timeout 30s --faults "$FAULTS" || exit 1
 R=/redfish/v1
 S=/redfish/v1/Systems/1
@@ -28,6 +28,12 @@ check "hang: curl times out (exit 28, got $rc)" test $rc = 28
 t0=$(date +%s%N); c=$(code_of "$(u 3 $S)"); t1=$(date +%s%N)
 ms=$(((t1 - t0) / 1000000))
 check "latency=1500ms: 200 after ${ms} ms (>= 1500)" test "$c" = 200 -a $ms -ge 1500
+# latency range: every reply between 200 and 600 ms, not all the same
+lat=()
+for i in 1 2 3 4 5 6; do lat+=($(acurl -o /dev/null -w '%{time_total}' "$(u 25 $S)")); done
+check "latency=200ms-600ms: all within [0.2, 0.6+slack] s and not all equal (${lat[*]})" $PY -c "
+import sys; v=[float(x) for x in sys.argv[1:]]
+sys.exit(0 if all(0.2 <= x <= 1.5 for x in v) and max(v) - min(v) > 0.02 else 1)" "${lat[@]}"
 # http500
 out=$(acurl -w '\n%{http_code}' "$(u 4 $S)")
 check "http500: 500 with @Message.ExtendedInfo" bash -c '[[ "$0" == *@Message.ExtendedInfo*500 ]]' "$out"

@@ -71,6 +71,7 @@ std::vector<std::string> builtin_names();
 
 struct Faults {
   Millis latency{0};          ///< latency=2s: delay every response
+  Millis latency_max{0};      ///< latency=MIN-MAX: uniform random delay per reply
   bool hang = false;          ///< hang: read requests, never answer
   bool blackhole = false;     ///< blackhole: accept TCP, never speak (no TLS handshake)
   bool down = false;          ///< down: do not listen at all (connection refused)
@@ -98,7 +99,7 @@ struct Faults {
 
   bool error_faults() const {
     return hang || http_status || busy_retry_after >= 0 || unauth || garbage || reset ||
-           trickle.count() > 0 || latency.count() > 0;
+           trickle.count() > 0 || latency_max.count() > 0;
   }
   std::string describe() const;
 };

@@ -4,7 +4,8 @@
 //   SPEC   := RULE ("," RULE)*
 //   RULE   := SEL ":" KNOB ("+" KNOB)*
 //   SEL    := N | N-M | "*"                (1-based BMC indexes: BMC 3 serves host rf0003)
-//   KNOB   := hang | blackhole | down | latency=DUR | httpNNN | busy[=SECS] | unauth | garbage
+//   KNOB   := hang | blackhole | down | latency=DUR[-DUR] | httpNNN | busy[=SECS] | unauth |
+//   garbage
 //           | reset | trickle[=INTERVAL[/BYTES]] | tasks | stuck | ignore-reset | nobasic
 //           | nosession | settings | badlist | strict-state | on-delay=DUR | off-delay=DUR |
 //           etag=exact|strong|none|required | session-limit=K | times=K |
@@ -95,8 +96,17 @@ bool apply_knob(std::string_view knob, FaultRule* r, std::string* err) {
   else if (name == "strict-state")
     f.strict_state = true;
   else if (name == "latency") {
-    if (!need_val() || !parse_duration(val, &f.latency)) {
-      *err = "latency needs a duration (latency=2s)";
+    auto dash = val.find('-');
+    bool ok = need_val();
+    if (ok && dash == std::string_view::npos) {
+      ok = parse_duration(val, &f.latency);
+      f.latency_max = f.latency;
+    } else if (ok) {
+      ok = parse_duration(val.substr(0, dash), &f.latency) &&
+           parse_duration(val.substr(dash + 1), &f.latency_max) && f.latency_max >= f.latency;
+    }
+    if (!ok) {
+      *err = "latency needs a duration or a range (latency=2s, latency=50ms-300ms)";
       return false;
     }
   } else if (name == "on-delay" || name == "off-delay") {
@@ -179,7 +189,9 @@ std::string Faults::describe() const {
   if (hang) add("hang");
   if (blackhole) add("blackhole");
   if (down) add("down");
-  if (latency.count()) add("latency=" + std::to_string(latency.count()) + "ms");
+  if (latency_max.count())
+    add("latency=" + std::to_string(latency.count()) + "ms" +
+        (latency_max != latency ? "-" + std::to_string(latency_max.count()) + "ms" : ""));
   if (http_status) add("http" + std::to_string(http_status));
   if (busy_retry_after >= 0) add("busy=" + std::to_string(busy_retry_after));
   if (unauth) add("unauth");

@@ -433,7 +433,10 @@ std::string Sim::node_name(std::size_t bi, std::size_t si) const {
 }
 
 void merge_faults(Faults* d, const Faults& s) {
-  if (s.latency.count()) d->latency = s.latency;
+  if (s.latency_max.count()) {
+    d->latency = s.latency;
+    d->latency_max = s.latency_max;
+  }
   d->hang |= s.hang;
   d->blackhole |= s.blackhole;
   d->down |= s.down;
@@ -1442,6 +1445,13 @@ Reply Sim::reset(std::size_t bi, std::size_t si, const Request& req) {
   return r;
 }
 
+Millis reply_delay(const Faults& f) {
+  if (f.latency_max <= f.latency) return f.latency;
+  static std::mt19937 rng{std::random_device{}()};
+  std::uniform_int_distribution<long long> d(f.latency.count(), f.latency_max.count());
+  return Millis(d(rng));
+}
+
 bool wants_expand(std::string_view target) {
   auto q = target.find('?');
   if (q == std::string_view::npos) return false;
@@ -1501,7 +1511,7 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
                 "Critical",
                 "Wait for the indicated retry duration and retry the operation."});
       r.headers.emplace_back("Retry-After", std::to_string(b.faults.busy_retry_after));
-      r.delay = b.faults.latency;
+      r.delay = reply_delay(b.faults);
       return r;
     }
     if (b.faults.http_status) {
@@ -1513,7 +1523,7 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
            {},
            "Critical",
            "Resubmit the request.  If the problem persists, consider resetting the service."});
-      r.delay = b.faults.latency;
+      r.delay = reply_delay(b.faults);
       return r;
     }
   }
@@ -1599,7 +1609,7 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
   if (r.status == 200 && p.expand && (method == http::verb::get) && wants_expand(req.target()))
     expand_members(bi, &r);
   if (faulty) {
-    r.delay = b.faults.latency;
+    r.delay = reply_delay(b.faults);
     if (b.faults.garbage && r.is_json && !r.body.empty()) {
       // Cut the document short and append junk: not parseable JSON.
       r.body = r.body.substr(0, r.body.size() / 2) + "\",,}{\x01garbage";

@@ -286,6 +286,24 @@ TEST_CASE("wire: a server that drops keep-alive connections is handled", "[redfi
   srv.stop();
 }
 
+TEST_CASE("wire: large responses within the limit are read in full", "[redfish][wire]") {
+  asio::io_context io;
+  ServerStats stats;
+  MiniServer srv(stats);
+  srv.big_body = 300000;  // larger than the read buffer, below the 4 MiB default limit
+  srv.start();
+  redfish::Options o;
+  o.session_linger = Millis(0);
+  auto b = redfish::make_backend(io.get_executor(), o);
+  auto ops = run_ops(io, *b, {{srv.port, "N1"}, {srv.port, "N2"}});
+  io.run_for(std::chrono::seconds(10));
+  for (auto& op : ops) {
+    INFO(op->out.reason);
+    CHECK(op->out.result == "on");
+  }
+  srv.stop();
+}
+
 TEST_CASE("wire: oversized responses are refused", "[redfish][wire]") {
   asio::io_context io;
   ServerStats stats;

@@ -10,9 +10,11 @@ set -euo pipefail
 
 work=$(mktemp -d)
 sim_pid=
+sim2_pid=
 cli_pid=
 cleanup() {
   if [[ -n $cli_pid ]]; then kill "$cli_pid" 2>/dev/null || true; fi
+  if [[ -n $sim2_pid ]]; then kill "$sim2_pid" 2>/dev/null || true; wait "$sim2_pid" 2>/dev/null || true; fi
   if [[ -n $sim_pid ]]; then kill "$sim_pid" 2>/dev/null || true; wait "$sim_pid" 2>/dev/null || true; fi
   rm -rf "$work"
 }
@@ -104,6 +106,26 @@ verify "bootdev with strong-only and required ETags" 10 '{
 for b in 13 14; do
   grep -q "\"bmc\":$b,.*\"event\":\"boot\",\"target\":\"Cd\"" st/events.jsonl || { echo "FAIL: no boot Cd on BMC $b"; fail=1; }
 done
+
+# Sessions that expire while the CLI polls for the end state: re-authenticated (once per 401).
+FLEETPOWER_SIM_PASSWORD="exp-$RANDOM-pw" "$FLEETPOWER_SIM" --redfish 1 --address-base 127.22.4.1 \
+  --port 8443 --state-dir st2 --inventory-out inv2.yaml --credentials-out cred2.yaml --quiet \
+  --session-timeout 1s --power-on-delay 4s --initial-power off >sim2.out 2>sim2.err &
+sim2_pid=$!
+for _ in $(seq 100); do grep -q ready sim2.out 2>/dev/null && break; sleep 0.1; done
+"$FLEETPOWER" -i inv2.yaml --credentials cred2.yaml -o jsonl --expand -t 20s on --all >out.jsonl 2>err.txt || true
+verify "expired sessions are re-established" 20 '{"rf0001": ("ok", r"^(ok|on)$")}'
+if ! python3 - <<'PY'
+import json
+ev = [json.loads(l) for l in open("st2/events.jsonl") if '"session"' in l]
+acts = [e["action"] for e in ev if e.get("event") == "session"]
+assert "expire" in acts and acts.count("create") >= 2, acts
+assert acts[-1] == "delete", acts
+PY
+then echo "FAIL: session events after expiry"; fail=1; fi
+kill "$sim2_pid" 2>/dev/null || true
+wait "$sim2_pid" 2>/dev/null || true
+sim2_pid=
 
 # Ctrl-C while a BMC hangs: prompt exit, result interrupted.
 "${FP[@]}" -t 30s status rf0001 >out.jsonl 2>err.txt &

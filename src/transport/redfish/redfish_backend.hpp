@@ -11,6 +11,19 @@
 
 namespace fleetpower::redfish {
 
+// Inventory keys read per target (Target::vars):
+//   system           Id or path of the ComputerSystem when the BMC has several (blades)
+//   auth             session | basic | auto (default: session, Basic when no SessionService)
+//   ca_file          PEM bundle trusted in addition to the system store (overrides Options)
+//   tls_fingerprint  SHA-256 of the BMC certificate (hex, with or without ':'): pins it
+//   insecure         true: accept any certificate (Outcome fact tls=insecure...)
+//   scheme           https (default) | http
+// Outcome: status -> result power_state_name() ("on", "off", "powering on", ...) and state;
+// actions -> "ok" (or "already on"/"already off" when nothing had to be sent), bootdev ->
+// "pxe (once)" / "disk (persistent)", identify -> "identify on|off", probe -> "<vendor> (<model>)"
+// with facts vendor, vendor_name, product, redfish_version, manager_model, firmware, system,
+// power_state, reset_types, auth, tls_fingerprint.
+
 /// Backend-wide settings (per-target inventory vars override ca_file / insecure / auth).
 struct Options {
   std::string ca_file;       ///< extra CA bundle (PEM); empty: system store only

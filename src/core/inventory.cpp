@@ -42,7 +42,7 @@ const std::vector<std::string_view> kTargetKeys = {
     // IPMI
     "cipher_suite", "privilege",
     // Redfish
-    "system", "auth", "ca_file", "tls_fingerprint", "insecure",
+    "system", "auth", "ca_file", "tls_fingerprint", "insecure", "scheme",
     // SSH devices and outlets
     "ssh_profile", "known_hosts", "pdu", "outlet",
     // power metadata
@@ -198,6 +198,8 @@ class Loader {
     } else if (key == "auth") {
       static const std::set<std::string> ok{"session", "basic", "auto"};
       if (!ok.count(v)) return bad(fmt::format("'{}' is not an auth mode (session, basic, auto)", v));
+    } else if (key == "scheme") {
+      if (v != "https" && v != "http") return bad(fmt::format("'{}' is not a scheme (https, http)", v));
     } else if (key == "insecure" || key == "test_hang") {
       static const std::set<std::string> ok{"true", "false", "yes", "no"};
       if (!ok.count(v)) return bad(fmt::format("'{}' is not a boolean (true, false)", v));

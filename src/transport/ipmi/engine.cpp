@@ -16,20 +16,34 @@ namespace fleetpower::ipmi {
 
 std::string_view awaited_name(Sent s) {
   switch (s) {
-    case Sent::Nothing: return "nothing";
-    case Sent::Resolve: return "the BMC address to resolve";
-    case Sent::GetChannelAuthCaps: return "the Get Channel Authentication Capabilities reply";
-    case Sent::OpenSession: return "the Open Session response";
-    case Sent::Rakp1: return "RAKP 2";
-    case Sent::Rakp3: return "RAKP 4";
-    case Sent::SetSessionPrivilege: return "the Set Session Privilege Level reply";
-    case Sent::GetChassisStatus: return "the Get Chassis Status reply";
-    case Sent::ChassisControl: return "the Chassis Control reply";
-    case Sent::ChassisIdentify: return "the Chassis Identify reply";
-    case Sent::SetBootFlags: return "the Set System Boot Options reply";
-    case Sent::GetBootFlags: return "the Get System Boot Options reply";
-    case Sent::GetDeviceId: return "the Get Device ID reply";
-    case Sent::CloseSession: return "the Close Session reply";
+    case Sent::Nothing:
+      return "nothing";
+    case Sent::Resolve:
+      return "the BMC address to resolve";
+    case Sent::GetChannelAuthCaps:
+      return "the Get Channel Authentication Capabilities reply";
+    case Sent::OpenSession:
+      return "the Open Session response";
+    case Sent::Rakp1:
+      return "RAKP 2";
+    case Sent::Rakp3:
+      return "RAKP 4";
+    case Sent::SetSessionPrivilege:
+      return "the Set Session Privilege Level reply";
+    case Sent::GetChassisStatus:
+      return "the Get Chassis Status reply";
+    case Sent::ChassisControl:
+      return "the Chassis Control reply";
+    case Sent::ChassisIdentify:
+      return "the Chassis Identify reply";
+    case Sent::SetBootFlags:
+      return "the Set System Boot Options reply";
+    case Sent::GetBootFlags:
+      return "the Get System Boot Options reply";
+    case Sent::GetDeviceId:
+      return "the Get Device ID reply";
+    case Sent::CloseSession:
+      return "the Close Session reply";
   }
   return "?";
 }
@@ -38,43 +52,65 @@ namespace {
 
 std::string_view hint(Sent s) {
   switch (s) {
-    case Sent::Rakp1: return " (check the password?)";
-    case Sent::OpenSession: return " (BMC session table full, or cipher suite not offered?)";
-    default: return "";
+    case Sent::Rakp1:
+      return " (check the password?)";
+    case Sent::OpenSession:
+      return " (BMC session table full, or cipher suite not offered?)";
+    default:
+      return "";
   }
 }
 
 std::uint8_t control_code(Action a) {
   switch (a) {
-    case Action::On: return IPMI_CHASSIS_CONTROL_POWER_UP;
-    case Action::Off: return IPMI_CHASSIS_CONTROL_POWER_DOWN;
-    case Action::Cycle: return IPMI_CHASSIS_CONTROL_POWER_CYCLE;
-    case Action::Reset: return IPMI_CHASSIS_CONTROL_HARD_RESET;
-    case Action::Soft: return IPMI_CHASSIS_CONTROL_INITIATE_SOFT_SHUTDOWN;
-    case Action::Nmi: return IPMI_CHASSIS_CONTROL_PULSE_DIAGNOSTIC_INTERRUPT;
-    default: return 0xFF;
+    case Action::On:
+      return IPMI_CHASSIS_CONTROL_POWER_UP;
+    case Action::Off:
+      return IPMI_CHASSIS_CONTROL_POWER_DOWN;
+    case Action::Cycle:
+      return IPMI_CHASSIS_CONTROL_POWER_CYCLE;
+    case Action::Reset:
+      return IPMI_CHASSIS_CONTROL_HARD_RESET;
+    case Action::Soft:
+      return IPMI_CHASSIS_CONTROL_INITIATE_SOFT_SHUTDOWN;
+    case Action::Nmi:
+      return IPMI_CHASSIS_CONTROL_PULSE_DIAGNOSTIC_INTERRUPT;
+    default:
+      return 0xFF;
   }
 }
 
 std::string_view control_name(Action a) {
   switch (a) {
-    case Action::On: return "power up";
-    case Action::Off: return "power down";
-    case Action::Cycle: return "power cycle";
-    case Action::Reset: return "hard reset";
-    case Action::Soft: return "soft shutdown";
-    case Action::Nmi: return "diagnostic interrupt";
-    default: return "?";
+    case Action::On:
+      return "power up";
+    case Action::Off:
+      return "power down";
+    case Action::Cycle:
+      return "power cycle";
+    case Action::Reset:
+      return "hard reset";
+    case Action::Soft:
+      return "soft shutdown";
+    case Action::Nmi:
+      return "diagnostic interrupt";
+    default:
+      return "?";
   }
 }
 
 std::uint8_t boot_code(BootDevice d) {
   switch (d) {
-    case BootDevice::Pxe: return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_PXE;
-    case BootDevice::Disk: return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_HARD_DRIVE;
-    case BootDevice::Bios: return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_BIOS_SETUP;
-    case BootDevice::Cdrom: return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_CD_DVD;
-    case BootDevice::None: break;
+    case BootDevice::Pxe:
+      return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_PXE;
+    case BootDevice::Disk:
+      return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_HARD_DRIVE;
+    case BootDevice::Bios:
+      return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_BIOS_SETUP;
+    case BootDevice::Cdrom:
+      return IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_DEVICE_FORCE_CD_DVD;
+    case BootDevice::None:
+      break;
   }
   return 0;
 }
@@ -93,7 +129,8 @@ struct CmdInfo {
 CmdInfo cmd_info(Sent s) {
   switch (s) {
     case Sent::SetSessionPrivilege:
-      return {IPMI_NET_FN_APP_RQ, IPMI_CMD_SET_SESSION_PRIVILEGE_LEVEL, "Set Session Privilege Level"};
+      return {IPMI_NET_FN_APP_RQ, IPMI_CMD_SET_SESSION_PRIVILEGE_LEVEL,
+              "Set Session Privilege Level"};
     case Sent::GetChassisStatus:
       return {IPMI_NET_FN_CHASSIS_RQ, IPMI_CMD_GET_CHASSIS_STATUS, "Get Chassis Status"};
     case Sent::ChassisControl:
@@ -108,21 +145,31 @@ CmdInfo cmd_info(Sent s) {
       return {IPMI_NET_FN_APP_RQ, IPMI_CMD_GET_DEVICE_ID, "Get Device ID"};
     case Sent::CloseSession:
       return {IPMI_NET_FN_APP_RQ, IPMI_CMD_CLOSE_SESSION, "Close Session"};
-    default: return {0, 0, "?"};
+    default:
+      return {0, 0, "?"};
   }
 }
 
 fiid_template_t* reply_template(Sent s) {
   switch (s) {
-    case Sent::SetSessionPrivilege: return &tmpl_cmd_set_session_privilege_level_rs;
-    case Sent::GetChassisStatus: return &tmpl_cmd_get_chassis_status_rs;
-    case Sent::ChassisControl: return &tmpl_cmd_chassis_control_rs;
-    case Sent::ChassisIdentify: return &tmpl_cmd_chassis_identify_rs;
-    case Sent::SetBootFlags: return &tmpl_cmd_set_system_boot_options_rs;
-    case Sent::GetBootFlags: return &tmpl_cmd_get_system_boot_options_boot_flags_rs;
-    case Sent::GetDeviceId: return &tmpl_cmd_get_device_id_rs;
-    case Sent::CloseSession: return &tmpl_cmd_close_session_rs;
-    default: return nullptr;
+    case Sent::SetSessionPrivilege:
+      return &tmpl_cmd_set_session_privilege_level_rs;
+    case Sent::GetChassisStatus:
+      return &tmpl_cmd_get_chassis_status_rs;
+    case Sent::ChassisControl:
+      return &tmpl_cmd_chassis_control_rs;
+    case Sent::ChassisIdentify:
+      return &tmpl_cmd_chassis_identify_rs;
+    case Sent::SetBootFlags:
+      return &tmpl_cmd_set_system_boot_options_rs;
+    case Sent::GetBootFlags:
+      return &tmpl_cmd_get_system_boot_options_boot_flags_rs;
+    case Sent::GetDeviceId:
+      return &tmpl_cmd_get_device_id_rs;
+    case Sent::CloseSession:
+      return &tmpl_cmd_close_session_rs;
+    default:
+      return nullptr;
   }
 }
 
@@ -195,9 +242,8 @@ class Session : public std::enable_shared_from_this<Session> {
           if (!s || s->finished_) return;
           if (rec || res.empty())
             return s->finish(Outcome::failure(
-                ErrorKind::Connection,
-                fmt::format("cannot resolve BMC address '{}': {}", s->host_,
-                            rec ? rec.message() : "no IPv4 address")));
+                ErrorKind::Connection, fmt::format("cannot resolve BMC address '{}': {}", s->host_,
+                                                   rec ? rec.message() : "no IPv4 address")));
           s->have_address(res.begin()->endpoint());
         });
   }
@@ -214,11 +260,12 @@ class Session : public std::enable_shared_from_this<Session> {
         if (parse_get_channel_auth_caps(pkt, rq_seq_, caps, &err) != ParseResult::Ok) return false;
         got_reply();
         if (caps.comp_code != 0)
-          return fail(completion_code_kind(caps.comp_code),
-                      fmt::format("Get Channel Authentication Capabilities failed: {}",
-                                  completion_code_text(IPMI_NET_FN_APP_RQ,
-                                                       IPMI_CMD_GET_CHANNEL_AUTHENTICATION_CAPABILITIES,
-                                                       caps.comp_code)));
+          return fail(
+              completion_code_kind(caps.comp_code),
+              fmt::format("Get Channel Authentication Capabilities failed: {}",
+                          completion_code_text(IPMI_NET_FN_APP_RQ,
+                                               IPMI_CMD_GET_CHANNEL_AUTHENTICATION_CAPABILITIES,
+                                               caps.comp_code)));
         if (!caps.ipmi20)
           return fail(ErrorKind::Unsupported,
                       "BMC does not offer IPMI 2.0 (RMCP+/lanplus) on this channel");
@@ -227,8 +274,7 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       case Sent::OpenSession: {
         SetupReply r;
-        if (!pk.rmcpplus ||
-            parse_open_session_response(pkt, tag_, r, &err) != ParseResult::Ok)
+        if (!pk.rmcpplus || parse_open_session_response(pkt, tag_, r, &err) != ParseResult::Ok)
           return false;
         got_reply();
         int suite = st_.ciphers[cipher_idx_];
@@ -301,11 +347,10 @@ class Session : public std::enable_shared_from_this<Session> {
         if (!auth_ok) {
           // Tell the BMC to drop the half-open session, then report.
           Bytes abort_pkt;
-          if (build_rakp3(next_tag(), RMCPPLUS_STATUS_INVALID_INTEGRITY_CHECK_VALUE, hs_,
-                          st_.creds, alg_, abort_pkt, nullptr))
+          if (build_rakp3(next_tag(), RMCPPLUS_STATUS_INVALID_INTEGRITY_CHECK_VALUE, hs_, st_.creds,
+                          alg_, abort_pkt, nullptr))
             eng_.send(sock_, peer_, abort_pkt);
-          return fail(ErrorKind::Auth,
-                      "wrong password (RAKP 2 key exchange code does not match)");
+          return fail(ErrorKind::Auth, "wrong password (RAKP 2 key exchange code does not match)");
         }
         if (!compute_session_keys(hs_, st_.creds, alg_, keys_, &err))
           return fail(ErrorKind::Internal, err);
@@ -412,8 +457,8 @@ class Session : public std::enable_shared_from_this<Session> {
   // ---- flow ----------------------------------------------------------------------------------
   void have_address(udp::endpoint ep) {
     if (!ep.address().is_v4())
-      return finish(Outcome::failure(ErrorKind::Config,
-                                     "IPv6 BMC addresses are not supported by the ipmi backend yet"));
+      return finish(Outcome::failure(
+          ErrorKind::Config, "IPv6 BMC addresses are not supported by the ipmi backend yet"));
     peer_ = ep;
     eng_.attach_peer(this);
     Bytes out;
@@ -437,13 +482,15 @@ class Session : public std::enable_shared_from_this<Session> {
   void start_action() {
     std::string err;
     switch (req_.action) {
-      case Action::Status: return send_simple(Sent::GetChassisStatus);
+      case Action::Status:
+        return send_simple(Sent::GetChassisStatus);
       case Action::On:
       case Action::Off:
       case Action::Cycle:
       case Action::Reset:
       case Action::Soft:
-      case Action::Nmi: return send_control();
+      case Action::Nmi:
+        return send_control();
       case Action::Identify: {
         FiidObj rq(tmpl_cmd_chassis_identify_rq);
         std::uint8_t interval = 0, force = IPMI_CHASSIS_FORCE_IDENTIFY_ON;
@@ -469,12 +516,13 @@ class Session : public std::enable_shared_from_this<Session> {
                          : IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_BOOT_TYPE_PC_COMPATIBLE,
                 req_.persistent ? IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_VALID_PERSISTENTLY
                                 : IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_VALID_FOR_NEXT_BOOT,
-                IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_VALID, 0, 0, boot_code(req_.bootdev), 0, 0, 0,
-                0, 0, 0, 0, 0, 0, 0, 0, rq.get()) < 0)
+                IPMI_SYSTEM_BOOT_OPTION_BOOT_FLAG_VALID, 0, 0, boot_code(req_.bootdev), 0, 0, 0, 0,
+                0, 0, 0, 0, 0, 0, 0, rq.get()) < 0)
           return (void)fail(ErrorKind::Internal, "cannot fill Set System Boot Options");
         return send_command(Sent::SetBootFlags, rq.get());
       }
-      case Action::Probe: return send_simple(Sent::GetDeviceId);
+      case Action::Probe:
+        return send_simple(Sent::GetDeviceId);
     }
     fail(ErrorKind::Internal, "unknown action");
   }
@@ -525,19 +573,22 @@ class Session : public std::enable_shared_from_this<Session> {
       case Sent::SetSessionPrivilege:
         probing_ = false;
         return start_action();
-      case Sent::GetChassisStatus: return on_chassis_status(rs);
+      case Sent::GetChassisStatus:
+        return on_chassis_status(rs);
       case Sent::ChassisControl:
         if (confirm_note_) facts_.emplace_back("confirmed", "control re-sent after state check");
         // Accepted, not yet reached: the fleet layer verifies the end state by polling.
         return conclude(Outcome::success("ok"));
       case Sent::ChassisIdentify: {
-        std::string r = req_.identify_seconds < 0   ? "ok (identify off)"
-                        : req_.identify_seconds == 0 ? "ok (identify on)"
-                                                     : fmt::format("ok (identify {}s)",
-                                                                   std::min(req_.identify_seconds, 255));
+        std::string r =
+            req_.identify_seconds < 0 ? "ok (identify off)"
+            : req_.identify_seconds == 0
+                ? "ok (identify on)"
+                : fmt::format("ok (identify {}s)", std::min(req_.identify_seconds, 255));
         return conclude(Outcome::success(std::move(r)));
       }
-      case Sent::SetBootFlags: return send_simple(Sent::GetBootFlags);
+      case Sent::SetBootFlags:
+        return send_simple(Sent::GetBootFlags);
       case Sent::GetBootFlags: {
         std::uint64_t dev = 0, pers = 0, efi = 0, valid = 0;
         rs.u64("boot_device", dev);
@@ -551,9 +602,9 @@ class Session : public std::enable_shared_from_this<Session> {
           return (void)fail(ErrorKind::BmcError,
                             fmt::format("BMC accepted boot device {} but reads back {}",
                                         boot_device_name(req_.bootdev), got));
-        std::string want = fmt::format("{} ({}{})", boot_device_name(req_.bootdev),
-                                       req_.persistent ? "persistent" : "once",
-                                       req_.efi ? ", efi" : "");
+        std::string want =
+            fmt::format("{} ({}{})", boot_device_name(req_.bootdev),
+                        req_.persistent ? "persistent" : "once", req_.efi ? ", efi" : "");
         // The device is what matters; some BMCs (ipmi_sim) keep only the device and drop the
         // valid/persistent/EFI bits: say so rather than fail.
         if (!valid || bool(pers) != req_.persistent || bool(efi) != req_.efi)
@@ -562,8 +613,10 @@ class Session : public std::enable_shared_from_this<Session> {
                                           got, valid ? "" : " with the valid bit clear"));
         return conclude(Outcome::success(want));
       }
-      case Sent::GetDeviceId: return on_device_id(rs);
-      default: return;
+      case Sent::GetDeviceId:
+        return on_device_id(rs);
+      default:
+        return;
     }
   }
 
@@ -664,15 +717,18 @@ class Session : public std::enable_shared_from_this<Session> {
     facts_.emplace_back("firmware", fw);
     facts_.emplace_back("device_id", std::to_string(dev));
     facts_.emplace_back("ipmi_version", fmt::format("{}.{}", vmaj, vmin));
-    conclude(Outcome::success(
-        fmt::format("manufacturer {} product {} firmware {}", mfg, prod, fw)));
+    conclude(
+        Outcome::success(fmt::format("manufacturer {} product {} firmware {}", mfg, prod, fw)));
   }
 
   PowerState expected_state() const {
     switch (req_.action) {
-      case Action::On: return PowerState::On;
-      case Action::Off: return PowerState::Off;
-      default: return PowerState::Unknown;
+      case Action::On:
+        return PowerState::On;
+      case Action::Off:
+        return PowerState::Off;
+      default:
+        return PowerState::Unknown;
     }
   }
 
@@ -681,8 +737,8 @@ class Session : public std::enable_shared_from_this<Session> {
     auto wait = eng_.options().busy_retry + eng_.jitter();
     if (Clock::now() + wait >= deadline_)
       return (void)fail(ErrorKind::Busy,
-                        fmt::format("BMC busy (0xC0) for {} until the deadline ({} tries)",
-                                    ci.name, busy_count_));
+                        fmt::format("BMC busy (0xC0) for {} until the deadline ({} tries)", ci.name,
+                                    busy_count_));
     Sent what = sent_;
     busy_wait_ = true;
     retx_timer_.expires_after(wait);
@@ -703,11 +759,14 @@ class Session : public std::enable_shared_from_this<Session> {
         fill_cmd_set_session_privilege_level(hs_.privilege, rq.get());
         return send_command(what, rq.get());
       }
-      case Sent::ChassisControl: return send_control();
+      case Sent::ChassisControl:
+        return send_control();
       case Sent::GetChassisStatus:
       case Sent::GetDeviceId:
-      case Sent::GetBootFlags: return send_simple(what);
-      default: return start_action();  // identify, boot flags: rebuilt from the request
+      case Sent::GetBootFlags:
+        return send_simple(what);
+      default:
+        return start_action();  // identify, boot flags: rebuilt from the request
     }
   }
 
@@ -793,9 +852,7 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // ---- completion ----------------------------------------------------------------------------
-  void got_reply() {
-    any_reply_ = true;
-  }
+  void got_reply() { any_reply_ = true; }
 
   std::uint8_t next_rq_seq() {
     rq_seq_ = static_cast<std::uint8_t>((rq_seq_ + 1) & IPMI_LAN_REQUESTER_SEQUENCE_NUMBER_MAX);
@@ -876,8 +933,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (fill_cmd_close_session(hs_.bmc_sid, nullptr, rq.get()) < 0) return;
     if (++session_seq_ == 0) ++session_seq_;
     Bytes out;
-    if (!build_session_request(keys_, hs_.bmc_sid, session_seq_, IPMI_NET_FN_APP_RQ,
-                               next_rq_seq(), rq.get(), out, nullptr))
+    if (!build_session_request(keys_, hs_.bmc_sid, session_seq_, IPMI_NET_FN_APP_RQ, next_rq_seq(),
+                               rq.get(), out, nullptr))
       return;
     last_ = std::move(out);
     transmit();
@@ -897,9 +954,8 @@ class Session : public std::enable_shared_from_this<Session> {
     if (busy_count_ > 0) facts_.emplace_back("busy_retries", std::to_string(busy_count_));
     for (auto& f : facts_) o.facts.push_back(std::move(f));
     facts_.clear();
-    asio::post(eng_.executor(), [done = std::move(done_), o = std::move(o)]() mutable {
-      done(std::move(o));
-    });
+    asio::post(eng_.executor(),
+               [done = std::move(done_), o = std::move(o)]() mutable { done(std::move(o)); });
     eng_.detach(this);
   }
 
@@ -1094,9 +1150,8 @@ std::optional<int> Engine::cached_cipher(const std::string& bmc_key) const {
 void Engine::start(OpContext ctx, CompletionFn done) {
   std::string err;
   if (!open_sockets(err)) {
-    asio::post(ex_, [done = std::move(done), err]() {
-      done(Outcome::failure(ErrorKind::Internal, err));
-    });
+    asio::post(
+        ex_, [done = std::move(done), err]() { done(Outcome::failure(ErrorKind::Internal, err)); });
     return;
   }
   auto s = std::make_shared<Session>(*this, ctx, std::move(done));

@@ -19,17 +19,20 @@ std::string completion_code_text(std::uint8_t netfn, std::uint8_t cmd, std::uint
 
 ErrorKind completion_code_kind(std::uint8_t cc) {
   switch (cc) {
-    case 0xC0: return ErrorKind::Busy;          // node busy
-    case 0xD4: return ErrorKind::Privilege;     // insufficient privilege level
-    case 0xC1:                                  // invalid command
-    case 0xC2:                                  // command invalid for given LUN
-    case 0xC9:                                  // parameter out of range
-    case 0xCC:                                  // invalid data field in request
-    case 0xD5:                                  // not supported in present state
-    case 0xD6:                                  // sub-function disabled or unavailable
-    case 0x80:                                  // (boot options) parameter not supported
+    case 0xC0:
+      return ErrorKind::Busy;  // node busy
+    case 0xD4:
+      return ErrorKind::Privilege;  // insufficient privilege level
+    case 0xC1:                      // invalid command
+    case 0xC2:                      // command invalid for given LUN
+    case 0xC9:                      // parameter out of range
+    case 0xCC:                      // invalid data field in request
+    case 0xD5:                      // not supported in present state
+    case 0xD6:                      // sub-function disabled or unavailable
+    case 0x80:                      // (boot options) parameter not supported
       return ErrorKind::Unsupported;
-    default: return ErrorKind::BmcError;
+    default:
+      return ErrorKind::BmcError;
   }
 }
 
@@ -49,7 +52,8 @@ bool rmcpplus_status_is_cipher_refusal(std::uint8_t status) {
     case 0x10:  // invalid confidentiality algorithm
     case 0x11:  // no cipher suite match with proposed security algorithms
       return true;
-    default: return false;
+    default:
+      return false;
   }
 }
 
@@ -67,18 +71,25 @@ ErrorKind rmcpplus_status_kind(std::uint8_t status) {
     case RMCPPLUS_STATUS_INSUFFICIENT_RESOURCES_TO_CREATE_A_SESSION:
     case RMCPPLUS_STATUS_INSUFFICIENT_RESOURCES_TO_CREATE_A_SESSION_AT_THE_REQUESTED_TIME:
       return ErrorKind::Busy;
-    default: return ErrorKind::Protocol;
+    default:
+      return ErrorKind::Protocol;
   }
 }
 
 std::string_view privilege_name(std::uint8_t level) {
   switch (level) {
-    case 1: return "callback";
-    case 2: return "user";
-    case 3: return "operator";
-    case 4: return "admin";
-    case 5: return "oem";
-    default: return "none";
+    case 1:
+      return "callback";
+    case 2:
+      return "user";
+    case 3:
+      return "operator";
+    case 4:
+      return "admin";
+    case 5:
+      return "oem";
+    default:
+      return "none";
   }
 }
 
@@ -112,9 +123,15 @@ bool make_settings(const Target& t, const Credential& c, const Options& d, Setti
   std::string cs = lower(t.var_or("cipher_suite", ""));
   if (cs.empty()) {
     switch (d.default_cipher) {
-      case CipherChoice::Auto: cs = "auto"; break;
-      case CipherChoice::Suite3: cs = "3"; break;
-      case CipherChoice::Suite17: cs = "17"; break;
+      case CipherChoice::Auto:
+        cs = "auto";
+        break;
+      case CipherChoice::Suite3:
+        cs = "3";
+        break;
+      case CipherChoice::Suite17:
+        cs = "17";
+        break;
     }
   }
   if (cs == "auto") {

@@ -93,8 +93,8 @@ ParseResult unassemble_setup(ByteView pkt, std::uint8_t payload_type, fiid_obj_t
   int r = unassemble_ipmi_rmcpplus_pkt(
       IPMI_AUTHENTICATION_ALGORITHM_RAKP_NONE, IPMI_INTEGRITY_ALGORITHM_NONE,
       IPMI_CONFIDENTIALITY_ALGORITHM_NONE, nullptr, 0, nullptr, 0, pkt.data(),
-      static_cast<unsigned>(pkt.size()), h.rmcp.get(), h.rmcpp_session.get(),
-      h.rmcpp_payload.get(), h.lan_msg_rs.get(), obj_cmd, h.lan_trlr.get(), h.rmcpp_trlr.get(),
+      static_cast<unsigned>(pkt.size()), h.rmcp.get(), h.rmcpp_session.get(), h.rmcpp_payload.get(),
+      h.lan_msg_rs.get(), obj_cmd, h.lan_trlr.get(), h.rmcpp_trlr.get(),
       IPMI_INTERFACE_FLAGS_DEFAULT);
   if (r < 0) {
     set_err(err, "malformed RMCP+ packet");
@@ -201,9 +201,9 @@ bool build_get_channel_auth_caps(std::uint8_t rq_seq, std::uint8_t privilege, By
     return false;
   }
   out.resize(kMaxPkt);
-  int len = assemble_ipmi_lan_pkt(h.rmcp.get(), h.lan_session.get(), h.lan_msg_rq.get(),
-                                  cmd.get(), nullptr, 0, out.data(),
-                                  static_cast<unsigned>(out.size()), IPMI_INTERFACE_FLAGS_DEFAULT);
+  int len = assemble_ipmi_lan_pkt(h.rmcp.get(), h.lan_session.get(), h.lan_msg_rq.get(), cmd.get(),
+                                  nullptr, 0, out.data(), static_cast<unsigned>(out.size()),
+                                  IPMI_INTERFACE_FLAGS_DEFAULT);
   if (len <= 0) {
     out.clear();
     set_err(err, "cannot assemble Get Channel Authentication Capabilities");
@@ -227,11 +227,10 @@ bool build_open_session(std::uint8_t tag, const Handshake& hs, const Algorithms&
 bool build_rakp1(std::uint8_t tag, const Handshake& hs, const Creds& c, Bytes& out,
                  std::string* err) {
   FiidObj cmd(tmpl_rmcpplus_rakp_message_1);
-  if (!cmd || fill_rmcpplus_rakp_message_1(tag, hs.bmc_sid, hs.console_random.data(),
-                                           hs.console_random.size(), hs.privilege,
-                                           hs.name_only_lookup, user_ptr(c),
-                                           static_cast<unsigned>(c.username.size()),
-                                           cmd.get()) < 0) {
+  if (!cmd || fill_rmcpplus_rakp_message_1(
+                  tag, hs.bmc_sid, hs.console_random.data(), hs.console_random.size(), hs.privilege,
+                  hs.name_only_lookup, user_ptr(c), static_cast<unsigned>(c.username.size()),
+                  cmd.get()) < 0) {
     set_err(err, "cannot fill RAKP 1");
     return false;
   }
@@ -254,9 +253,9 @@ bool build_rakp3(std::uint8_t tag, std::uint8_t status, const Handshake& hs, con
     }
   }
   FiidObj cmd(tmpl_rmcpplus_rakp_message_3);
-  bool ok = cmd && fill_rmcpplus_rakp_message_3(tag, status, hs.bmc_sid,
-                                                code_len > 0 ? code : nullptr,
-                                                static_cast<unsigned>(code_len), cmd.get()) >= 0;
+  bool ok =
+      cmd && fill_rmcpplus_rakp_message_3(tag, status, hs.bmc_sid, code_len > 0 ? code : nullptr,
+                                          static_cast<unsigned>(code_len), cmd.get()) >= 0;
   std::memset(code, 0, sizeof code);
   if (!ok) {
     set_err(err, "cannot fill RAKP 3");
@@ -415,8 +414,8 @@ bool compute_session_keys(const Handshake& hs, const Creds& c, const Algorithms&
   return true;
 }
 
-ParseResult parse_rakp4(ByteView pkt, std::uint8_t tag, const Handshake& hs,
-                        const SessionKeys& k, SetupReply& out, bool& icv_ok, std::string* err) {
+ParseResult parse_rakp4(ByteView pkt, std::uint8_t tag, const Handshake& hs, const SessionKeys& k,
+                        SetupReply& out, bool& icv_ok, std::string* err) {
   icv_ok = false;
   crypto_init();
   FiidObj cmd(tmpl_rmcpplus_rakp_message_4);

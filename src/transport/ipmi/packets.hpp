@@ -83,7 +83,7 @@ struct Handshake {
 
 // ---- what an incoming datagram is, before any session looks at it -------------------------
 struct Peek {
-  bool rmcpplus = false;        ///< IPMI 2.0 (auth type 6) vs IPMI 1.5 format
+  bool rmcpplus = false;  ///< IPMI 2.0 (auth type 6) vs IPMI 1.5 format
   std::uint8_t payload_type = 0;
   std::uint32_t console_sid = 0;  ///< our session id, from header or setup payload; 0 if n/a
 };
@@ -122,7 +122,7 @@ ParseResult parse_get_channel_auth_caps(ByteView pkt, std::uint8_t rq_seq, AuthC
 
 struct SetupReply {
   std::uint8_t tag = 0;
-  std::uint8_t status = 0;  ///< RMCP+ status code
+  std::uint8_t status = 0;         ///< RMCP+ status code
   std::uint8_t max_privilege = 0;  ///< open session response only
   std::uint32_t console_sid = 0;
   std::uint32_t bmc_sid = 0;  ///< open session response only
@@ -135,8 +135,8 @@ ParseResult parse_open_session_response(ByteView pkt, std::uint8_t tag, SetupRep
 ParseResult parse_rakp2(ByteView pkt, std::uint8_t tag, Handshake& hs, const Creds& c,
                         const Algorithms& alg, SetupReply& out, bool& auth_ok, std::string* err);
 /// RAKP 4: on status 0 verifies the integrity check value (wrong K_g if not).
-ParseResult parse_rakp4(ByteView pkt, std::uint8_t tag, const Handshake& hs,
-                        const SessionKeys& k, SetupReply& out, bool& icv_ok, std::string* err);
+ParseResult parse_rakp4(ByteView pkt, std::uint8_t tag, const Handshake& hs, const SessionKeys& k,
+                        SetupReply& out, bool& icv_ok, std::string* err);
 
 /// Initialise libfreeipmi's crypto (once; also done by make_backend()).
 bool crypto_init();

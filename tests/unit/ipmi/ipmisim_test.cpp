@@ -39,10 +39,10 @@ int count_lines(const std::string& events, const std::string& word) {
 }
 }  // namespace
 
-#define NEED_SIM()                                          \
-  if (!have_ipmi_sim()) {                                   \
-    WARN("ipmi_sim not installed: skipping");               \
-    return;                                                 \
+#define NEED_SIM()                            \
+  if (!have_ipmi_sim()) {                     \
+    WARN("ipmi_sim not installed: skipping"); \
+    return;                                   \
   }
 
 TEST_CASE("ipmi_sim: every action end-to-end, cross-checked with ipmitool", "[ipmisim]") {
@@ -137,8 +137,8 @@ TEST_CASE("ipmi_sim: every action end-to-end, cross-checked with ipmitool", "[ip
     auto [o2, n2] = run_op(op);
     INFO(outcome_text(o2));
     REQUIRE(o2.ok());
-    CHECK(ipmitool(sim.addr(), "chassis bootparam get 5").find("Force Boot from default Hard-Drive") !=
-          std::string::npos);
+    CHECK(ipmitool(sim.addr(), "chassis bootparam get 5")
+              .find("Force Boot from default Hard-Drive") != std::string::npos);
   }
   {
     auto [o, n] = run_op(make_op(sim.addr(), Action::Probe));
@@ -154,8 +154,7 @@ TEST_CASE("ipmi_sim: every action end-to-end, cross-checked with ipmitool", "[ip
   }
 }
 
-TEST_CASE("ipmi_sim: authentication, privilege and cipher failures name the cause",
-          "[ipmisim]") {
+TEST_CASE("ipmi_sim: authentication, privilege and cipher failures name the cause", "[ipmisim]") {
   NEED_SIM();
   SimBmc sim("127.77.0.2");
   REQUIRE(wait_ready(sim));
@@ -324,7 +323,8 @@ TEST_CASE("ipmi_sim: many BMCs on one event loop", "[ipmisim]") {
   NEED_SIM();
   constexpr int N = 8;
   std::vector<std::unique_ptr<SimBmc>> sims;
-  for (int i = 0; i < N; ++i) sims.push_back(std::make_unique<SimBmc>("127.77.2." + std::to_string(i + 1)));
+  for (int i = 0; i < N; ++i)
+    sims.push_back(std::make_unique<SimBmc>("127.77.2." + std::to_string(i + 1)));
   for (auto& s : sims) REQUIRE(wait_ready(*s));
   for (int i = 0; i < N; ++i) sims[i]->set_power(i % 2 == 0);
 

@@ -57,11 +57,10 @@ Bytes bmc_reply(const SessionKeys& k, std::uint32_t console_sid, std::uint8_t ne
   REQUIRE(fiid_obj_set_all(cmd.get(), body.data(), static_cast<unsigned>(body.size())) >= 0);
   REQUIRE(fill_rmcpplus_session_trlr(trlr.get()) >= 0);
   Bytes out(512);
-  int n = assemble_ipmi_rmcpplus_pkt(k.alg.authentication, k.alg.integrity, k.alg.confidentiality,
-                                     k.k1.data(), k.k1_len, k.k2.data(), k.k2_len, nullptr, 0,
-                                     rmcp.get(), sess.get(), msg.get(), cmd.get(), trlr.get(),
-                                     out.data(), static_cast<unsigned>(out.size()),
-                                     IPMI_INTERFACE_FLAGS_DEFAULT);
+  int n = assemble_ipmi_rmcpplus_pkt(
+      k.alg.authentication, k.alg.integrity, k.alg.confidentiality, k.k1.data(), k.k1_len,
+      k.k2.data(), k.k2_len, nullptr, 0, rmcp.get(), sess.get(), msg.get(), cmd.get(), trlr.get(),
+      out.data(), static_cast<unsigned>(out.size()), IPMI_INTERFACE_FLAGS_DEFAULT);
   REQUIRE(n > 0);
   out.resize(static_cast<std::size_t>(n));
   return out;
@@ -128,8 +127,8 @@ TEST_CASE("names: completion and RMCP+ status codes", "[ipmi][names]") {
 
 TEST_CASE("peek and the short Open Session error reply ipmi_sim sends", "[ipmi][packets]") {
   // Captured from ipmi_sim answering an Open Session Request for cipher suite 17.
-  const std::uint8_t pkt[] = {0x06, 0x00, 0xff, 0x07, 0x06, 0x11, 0, 0, 0, 0, 0, 0, 0, 0,
-                              0x02, 0x00, 0x00, 0x04};
+  const std::uint8_t pkt[] = {0x06, 0x00, 0xff, 0x07, 0x06, 0x11, 0,    0,    0,
+                              0,    0,    0,    0,    0,    0x02, 0x00, 0x00, 0x04};
   Peek pk;
   REQUIRE(peek(ByteView(pkt, sizeof pkt), pk));
   CHECK(pk.rmcpplus);
@@ -221,14 +220,14 @@ TEST_CASE("session crypto round trip for cipher suites 3 and 17", "[ipmi][packet
                                     rq.get(), pkt, &err));
       {
         FiidObj rmcp(tmpl_rmcp_hdr), sess(tmpl_rmcpplus_session_hdr), pl(tmpl_rmcpplus_payload),
-            msg(tmpl_lan_msg_hdr_rs), got(tmpl_cmd_get_chassis_status_rq),
-            ltrlr(tmpl_lan_msg_trlr), trlr(tmpl_rmcpplus_session_trlr);
+            msg(tmpl_lan_msg_hdr_rs), got(tmpl_cmd_get_chassis_status_rq), ltrlr(tmpl_lan_msg_trlr),
+            trlr(tmpl_rmcpplus_session_trlr);
         const auto& k = cr.keys;
         REQUIRE(unassemble_ipmi_rmcpplus_pkt(
                     k.alg.authentication, k.alg.integrity, k.alg.confidentiality, k.k1.data(),
                     k.k1_len, k.k2.data(), k.k2_len, pkt.data(), static_cast<unsigned>(pkt.size()),
-                    rmcp.get(), sess.get(), pl.get(), msg.get(), got.get(), ltrlr.get(),
-                    trlr.get(), IPMI_INTERFACE_FLAGS_DEFAULT) >= 0);
+                    rmcp.get(), sess.get(), pl.get(), msg.get(), got.get(), ltrlr.get(), trlr.get(),
+                    IPMI_INTERFACE_FLAGS_DEFAULT) >= 0);
         std::uint64_t v = 0;
         REQUIRE(sess.u64("session_id", v));
         CHECK(v == cr.hs.bmc_sid);
@@ -250,23 +249,23 @@ TEST_CASE("session crypto round trip for cipher suites 3 and 17", "[ipmi][packet
                               {IPMI_CMD_GET_CHASSIS_STATUS, 0x00, 0x01, 0x00, 0x40});
       FiidObj rs(tmpl_cmd_get_chassis_status_rs);
       REQUIRE(parse_session_reply(cr.keys, cr.hs.console_sid, reply, IPMI_NET_FN_CHASSIS_RQ,
-                                  IPMI_CMD_GET_CHASSIS_STATUS, 17, rs.get(), &err) ==
-              ParseResult::Ok);
+                                  IPMI_CMD_GET_CHASSIS_STATUS, 17, rs.get(),
+                                  &err) == ParseResult::Ok);
       std::uint64_t on = 0;
       REQUIRE(rs.u64("current_power_state.power_is_on", on));
       CHECK(on == 1);
       // Another rq_seq, another session, or a flipped bit: not accepted.
       CHECK(parse_session_reply(cr.keys, cr.hs.console_sid, reply, IPMI_NET_FN_CHASSIS_RQ,
-                                IPMI_CMD_GET_CHASSIS_STATUS, 18, rs.get(), &err) ==
-            ParseResult::Ignore);
+                                IPMI_CMD_GET_CHASSIS_STATUS, 18, rs.get(),
+                                &err) == ParseResult::Ignore);
       CHECK(parse_session_reply(cr.keys, cr.hs.console_sid + 1, reply, IPMI_NET_FN_CHASSIS_RQ,
-                                IPMI_CMD_GET_CHASSIS_STATUS, 17, rs.get(), &err) ==
-            ParseResult::Ignore);
+                                IPMI_CMD_GET_CHASSIS_STATUS, 17, rs.get(),
+                                &err) == ParseResult::Ignore);
       Bytes bad = reply;
       bad[20] ^= 0x01;
       CHECK(parse_session_reply(cr.keys, cr.hs.console_sid, bad, IPMI_NET_FN_CHASSIS_RQ,
-                                IPMI_CMD_GET_CHASSIS_STATUS, 17, rs.get(), &err) ==
-            ParseResult::Ignore);
+                                IPMI_CMD_GET_CHASSIS_STATUS, 17, rs.get(),
+                                &err) == ParseResult::Ignore);
       // Keys from another password do not decode it.
       Crypto other(suite);
       other.creds.password = "other";
@@ -274,8 +273,8 @@ TEST_CASE("session crypto round trip for cipher suites 3 and 17", "[ipmi][packet
       REQUIRE(cipher_suite_algorithms(suite, alg));
       REQUIRE(compute_session_keys(other.hs, other.creds, alg, other.keys, &err));
       CHECK(parse_session_reply(other.keys, cr.hs.console_sid, reply, IPMI_NET_FN_CHASSIS_RQ,
-                                IPMI_CMD_GET_CHASSIS_STATUS, 17, rs.get(), &err) !=
-            ParseResult::Ok);
+                                IPMI_CMD_GET_CHASSIS_STATUS, 17, rs.get(),
+                                &err) != ParseResult::Ok);
     }
   }
 }

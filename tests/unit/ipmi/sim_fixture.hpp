@@ -31,9 +31,7 @@ namespace fptest {
 namespace fs = std::filesystem;
 using namespace fleetpower;
 
-inline bool have_ipmi_sim() {
-  return ::access("/usr/bin/ipmi_sim", X_OK) == 0;
-}
+inline bool have_ipmi_sim() { return ::access("/usr/bin/ipmi_sim", X_OK) == 0; }
 
 /// One ipmi_sim process.  Users: admin/adminpw (admin), oper/operpw (operator),
 /// viewer/viewpw (user).  Power state lives in DIR/pstate (0/1), boot device in DIR/boot.
@@ -71,18 +69,22 @@ class SimBmc {
           "name \"fpsim\"\n"
           "set_working_mc 0x20\n"
           "  startlan 1\n"
-          "    addr " + addr_ + " 623\n"
-          "    priv_limit admin\n"
-          "    allowed_auths_callback none md2 md5 straight\n"
-          "    allowed_auths_user none md2 md5 straight\n"
-          "    allowed_auths_operator none md2 md5 straight\n"
-          "    allowed_auths_admin none md2 md5 straight\n"
-          "    guid a123456789abcdefa123456789abcdef\n"
-          "  endlan\n"
-          "  chassis_control \"" + (dir_ / "power.sh").string() + "\"\n"
-          "  user 2 true \"admin\" \"adminpw\" admin 10 none md2 md5 straight\n"
-          "  user 3 true \"oper\" \"operpw\" operator 10 none md2 md5 straight\n"
-          "  user 4 true \"viewer\" \"viewpw\" user 10 none md2 md5 straight\n");
+          "    addr " +
+              addr_ +
+              " 623\n"
+              "    priv_limit admin\n"
+              "    allowed_auths_callback none md2 md5 straight\n"
+              "    allowed_auths_user none md2 md5 straight\n"
+              "    allowed_auths_operator none md2 md5 straight\n"
+              "    allowed_auths_admin none md2 md5 straight\n"
+              "    guid a123456789abcdefa123456789abcdef\n"
+              "  endlan\n"
+              "  chassis_control \"" +
+              (dir_ / "power.sh").string() +
+              "\"\n"
+              "  user 2 true \"admin\" \"adminpw\" admin 10 none md2 md5 straight\n"
+              "  user 3 true \"oper\" \"operpw\" operator 10 none md2 md5 straight\n"
+              "  user 4 true \"viewer\" \"viewpw\" user 10 none md2 md5 straight\n");
     write(dir_ / "sim.emu",
           "mc_setbmc 0x20\n"
           "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr\n"
@@ -94,10 +96,10 @@ class SimBmc {
     posix_spawn_file_actions_addopen(&fa, 0, "/dev/null", O_RDONLY, 0);
     posix_spawn_file_actions_addopen(&fa, 1, log.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0600);
     posix_spawn_file_actions_adddup2(&fa, 1, 2);
-    const char* argv[] = {"ipmi_sim", "-c", c.c_str(), "-f", f.c_str(), "-s", s.c_str(), "-n",
-                          nullptr};
-    if (posix_spawn(&pid_, "/usr/bin/ipmi_sim", &fa, nullptr, const_cast<char**>(argv),
-                    environ) != 0)
+    const char* argv[] = {"ipmi_sim", "-c",      c.c_str(), "-f",   f.c_str(),
+                          "-s",       s.c_str(), "-n",      nullptr};
+    if (posix_spawn(&pid_, "/usr/bin/ipmi_sim", &fa, nullptr, const_cast<char**>(argv), environ) !=
+        0)
       pid_ = -1;
     posix_spawn_file_actions_destroy(&fa);
   }
@@ -209,8 +211,8 @@ inline Op make_op(const std::string& addr, Action a, const std::string& user = "
 /// The independent second client: ipmitool lanplus, cipher 3, password from the environment.
 inline std::string ipmitool(const std::string& addr, const std::string& args) {
   ::setenv("IPMI_PASSWORD", "adminpw", 1);
-  std::string cmd = "timeout 20 ipmitool -I lanplus -C 3 -H " + addr + " -U admin -E " + args +
-                    " 2>&1";
+  std::string cmd =
+      "timeout 20 ipmitool -I lanplus -C 3 -H " + addr + " -U admin -E " + args + " 2>&1";
   std::string out;
   if (FILE* f = ::popen(cmd.c_str(), "r")) {
     char buf[512];
@@ -221,7 +223,8 @@ inline std::string ipmitool(const std::string& addr, const std::string& args) {
 }
 
 /// Poll until the simulator answers a status (ipmi_sim needs a moment after start).
-inline bool wait_ready(const SimBmc& sim, std::chrono::milliseconds total = std::chrono::seconds(10)) {
+inline bool wait_ready(const SimBmc& sim,
+                       std::chrono::milliseconds total = std::chrono::seconds(10)) {
   auto end = std::chrono::steady_clock::now() + total;
   while (std::chrono::steady_clock::now() < end) {
     auto op = make_op(sim.addr(), Action::Status);

@@ -58,7 +58,8 @@ class UdpProxy {
       if (::poll(p, 2, 50) <= 0) continue;
       if (p[0].revents & POLLIN) {
         socklen_t l = sizeof client;
-        ssize_t n = ::recvfrom(front_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&client), &l);
+        ssize_t n =
+            ::recvfrom(front_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&client), &l);
         if (n > 0) {
           have_client = true;
           ++requests_;

@@ -42,6 +42,8 @@ std::string_view awaited_name(Sent s) {
       return "the Get System Boot Options reply";
     case Sent::GetDeviceId:
       return "the Get Device ID reply";
+    case Sent::GetCipherSuites:
+      return "the Get Channel Cipher Suites reply";
     case Sent::CloseSession:
       return "the Close Session reply";
   }
@@ -143,6 +145,8 @@ CmdInfo cmd_info(Sent s) {
       return {IPMI_NET_FN_CHASSIS_RQ, IPMI_CMD_GET_SYSTEM_BOOT_OPTIONS, "Get System Boot Options"};
     case Sent::GetDeviceId:
       return {IPMI_NET_FN_APP_RQ, IPMI_CMD_GET_DEVICE_ID, "Get Device ID"};
+    case Sent::GetCipherSuites:
+      return {IPMI_NET_FN_APP_RQ, IPMI_CMD_GET_CHANNEL_CIPHER_SUITES, "Get Channel Cipher Suites"};
     case Sent::CloseSession:
       return {IPMI_NET_FN_APP_RQ, IPMI_CMD_CLOSE_SESSION, "Close Session"};
     default:
@@ -166,6 +170,8 @@ fiid_template_t* reply_template(Sent s) {
       return &tmpl_cmd_get_system_boot_options_boot_flags_rs;
     case Sent::GetDeviceId:
       return &tmpl_cmd_get_device_id_rs;
+    case Sent::GetCipherSuites:
+      return &tmpl_cmd_get_channel_cipher_suites_rs;
     case Sent::CloseSession:
       return &tmpl_cmd_close_session_rs;
     default:
@@ -439,6 +445,13 @@ class Session : public std::enable_shared_from_this<Session> {
       return finish(std::move(pending_));
     }
     if (cc == IPMI_COMP_CODE_NODE_BUSY) return retry_busy(ci);
+    if (cc != 0 && sent_ == Sent::GetCipherSuites) {
+      // Optional for a probe: say why the list is missing, keep the result.
+      facts_.emplace_back(
+          "cipher_suites",
+          "unknown: " + completion_code_text(ci.netfn, ci.cmd, static_cast<std::uint8_t>(cc)));
+      return conclude(Outcome::success(probe_result_));
+    }
     if (cc != 0) {
       auto kind = completion_code_kind(static_cast<std::uint8_t>(cc));
       std::string what(ci.name);
@@ -615,6 +628,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       case Sent::GetDeviceId:
         return on_device_id(rs);
+      case Sent::GetCipherSuites:
+        return on_cipher_suites(rs);
       default:
         return;
     }
@@ -717,8 +732,36 @@ class Session : public std::enable_shared_from_this<Session> {
     facts_.emplace_back("firmware", fw);
     facts_.emplace_back("device_id", std::to_string(dev));
     facts_.emplace_back("ipmi_version", fmt::format("{}.{}", vmaj, vmin));
-    conclude(
-        Outcome::success(fmt::format("manufacturer {} product {} firmware {}", mfg, prod, fw)));
+    probe_result_ = fmt::format("manufacturer {} product {} firmware {}", mfg, prod, fw);
+    cs_index_ = 0;
+    cs_records_.clear();
+    send_cipher_suites();
+  }
+
+  /// Get Channel Cipher Suites, one 16-byte list page at a time.
+  void send_cipher_suites() {
+    FiidObj rq(tmpl_cmd_get_channel_cipher_suites_rq);
+    if (fill_cmd_get_channel_cipher_suites(IPMI_CHANNEL_NUMBER_CURRENT_CHANNEL,
+                                           IPMI_PAYLOAD_TYPE_IPMI, cs_index_,
+                                           IPMI_LIST_ALGORITHMS_BY_CIPHER_SUITE, rq.get()) < 0)
+      return conclude(Outcome::success(probe_result_));
+    send_command(Sent::GetCipherSuites, rq.get());
+  }
+
+  void on_cipher_suites(const FiidObj& rs) {
+    std::uint8_t page[16];
+    int n = rs.data("cipher_suite_record_data", page, sizeof page);
+    if (n > 0) cs_records_.insert(cs_records_.end(), page, page + n);
+    if (n == 16 && ++cs_index_ < 64) return send_cipher_suites();
+    // Records: 0xC0 <id> <algorithms...>, or 0xC1 <id> <IANA x3> <algorithms...> (OEM).
+    std::string list;
+    for (std::size_t i = 0; i + 1 < cs_records_.size(); ++i) {
+      if (cs_records_[i] != 0xC0 && cs_records_[i] != 0xC1) continue;
+      list += (list.empty() ? "" : ",") + std::to_string(cs_records_[i + 1]);
+      i += cs_records_[i] == 0xC1 ? 4 : 1;
+    }
+    facts_.emplace_back("cipher_suites", list.empty() ? "none listed" : list);
+    conclude(Outcome::success(probe_result_));
   }
 
   PowerState expected_state() const {
@@ -997,6 +1040,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool confirming_ = false;
   bool confirm_note_ = false;
   bool busy_wait_ = false;
+  std::string probe_result_;
+  std::uint8_t cs_index_ = 0;
+  std::vector<std::uint8_t> cs_records_;
   bool probing_ = false;  ///< established_ is a guess until Set Session Privilege answers
   int restarts_ = 0;
   bool control_waiting_ = false;  ///< a Chassis Control reply is outstanding

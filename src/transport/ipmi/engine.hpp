@@ -39,6 +39,7 @@ enum class Sent : std::uint8_t {
   SetBootFlags,
   GetBootFlags,
   GetDeviceId,
+  GetCipherSuites,
   CloseSession,
 };
 /// "RAKP 2", "the Get Chassis Status reply", ...: what we wait for after sending `s`.

@@ -3,8 +3,10 @@
 // ipmitool as an independent second client to cross-check the resulting state.
 #include <catch2/catch.hpp>
 
+#include <cctype>
 #include <mutex>
 #include <random>
+#include <sstream>
 #include <thread>
 
 #include "sim_fixture.hpp"
@@ -150,6 +152,21 @@ TEST_CASE("ipmi_sim: every action end-to-end, cross-checked with ipmitool", "[ip
     CHECK(fact(o, "product_id") == "3842");
     CHECK(mc.find("Product ID                : 3842") != std::string::npos);
     CHECK(fact(o, "firmware") == "9.08");
+    // The suites the BMC lists (ipmi_sim lists more than it implements): every suite
+    // ipmitool reads from the same command must be in ours.
+    auto ciphers = ipmitool(sim.addr(), "channel getciphers ipmi");
+    INFO(ciphers << "ours: " << fact(o, "cipher_suites"));
+    std::string ours = "," + fact(o, "cipher_suites") + ",";
+    CHECK(ours.rfind(",0,1,2,3,", 0) == 0);
+    std::istringstream lines(ciphers);
+    std::string ln;
+    int seen = 0;
+    while (std::getline(lines, ln)) {
+      if (ln.empty() || !std::isdigit(static_cast<unsigned char>(ln[0]))) continue;
+      CHECK(ours.find("," + ln.substr(0, ln.find(' ')) + ",") != std::string::npos);
+      ++seen;
+    }
+    CHECK(seen >= 5);
     CHECK(mc.find("Firmware Revision         : 9.08") != std::string::npos);
   }
 }

@@ -45,21 +45,36 @@ enum class Step : std::uint8_t {
 
 std::string_view step_text(Step s) {
   switch (s) {
-    case Step::Start: return "the start";
-    case Step::GetRoot: return "the service root";
-    case Step::Login: return "the session login";
-    case Step::GetSystems: return "the Systems collection";
-    case Step::GetSystem: return "the system resource";
-    case Step::GetActionInfo: return "the reset ActionInfo";
-    case Step::Reset: return "the reset request";
-    case Step::PollTask: return "the task monitor";
-    case Step::WaitOff: return "the system to power off";
-    case Step::GetManagers: return "the Managers collection";
-    case Step::GetManager: return "the manager resource";
-    case Step::PatchBoot: return "the boot override PATCH";
-    case Step::ConfirmBoot: return "the boot override read-back";
-    case Step::PatchIndicator: return "the indicator PATCH";
-    case Step::BusyWait: return "the BMC to stop being busy";
+    case Step::Start:
+      return "the start";
+    case Step::GetRoot:
+      return "the service root";
+    case Step::Login:
+      return "the session login";
+    case Step::GetSystems:
+      return "the Systems collection";
+    case Step::GetSystem:
+      return "the system resource";
+    case Step::GetActionInfo:
+      return "the reset ActionInfo";
+    case Step::Reset:
+      return "the reset request";
+    case Step::PollTask:
+      return "the task monitor";
+    case Step::WaitOff:
+      return "the system to power off";
+    case Step::GetManagers:
+      return "the Managers collection";
+    case Step::GetManager:
+      return "the manager resource";
+    case Step::PatchBoot:
+      return "the boot override PATCH";
+    case Step::ConfirmBoot:
+      return "the boot override read-back";
+    case Step::PatchIndicator:
+      return "the indicator PATCH";
+    case Step::BusyWait:
+      return "the BMC to stop being busy";
   }
   return "?";
 }
@@ -86,11 +101,21 @@ std::string toggle_weak(const std::string& etag) {
 
 class Operation : public std::enable_shared_from_this<Operation> {
  public:
-  Operation(asio::any_io_executor ex, std::shared_ptr<HttpEndpoint> ep, std::shared_ptr<BmcState> st,
-            const OpContext& ctx, const Options& opts, CompletionFn done)
-      : ex_(std::move(ex)), ep_(std::move(ep)), st_(std::move(st)), target_(ctx.target),
-        cred_(ctx.credential), req_(ctx.request), deadline_(ctx.deadline), cancel_(ctx.cancel),
-        opts_(opts), done_(std::move(done)), timer_(ex_), deadline_timer_(ex_) {
+  Operation(asio::any_io_executor ex, std::shared_ptr<HttpEndpoint> ep,
+            std::shared_ptr<BmcState> st, const OpContext& ctx, const Options& opts,
+            CompletionFn done)
+      : ex_(std::move(ex)),
+        ep_(std::move(ep)),
+        st_(std::move(st)),
+        target_(ctx.target),
+        cred_(ctx.credential),
+        req_(ctx.request),
+        deadline_(ctx.deadline),
+        cancel_(ctx.cancel),
+        opts_(opts),
+        done_(std::move(done)),
+        timer_(ex_),
+        deadline_timer_(ex_) {
     limits_.max_bytes = opts_.max_body_bytes;
     limits_.max_depth = opts_.max_json_depth;
   }
@@ -101,8 +126,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
     if (st_->linger) st_->linger->cancel();
     auto mode = parse_auth_mode(target_.var_or("auth", "auto"));
     if (!mode)
-      return finish(Outcome::failure(ErrorKind::Config,
-                                     "inventory key auth must be session, basic or auto"));
+      return finish(
+          Outcome::failure(ErrorKind::Config, "inventory key auth must be session, basic or auto"));
     auth_ = *mode;
     if (cred_.username.empty())
       return finish(Outcome::failure(ErrorKind::Config, "no Redfish user name in the credentials"));
@@ -130,8 +155,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
     deadline_timer_.cancel();
     if (cancel_.is_connected()) cancel_.clear();
     if (in_flight_) inner_.emit(asio::cancellation_type::terminal);
-    inner_.slot().clear();  // a handler left installed there could hold this operation
-    login_done();  // waiters must not wait for a login this operation abandoned
+    inner_.slot().clear();   // a handler left installed there could hold this operation
+    login_done();            // waiters must not wait for a login this operation abandoned
     after_login_ = nullptr;  // it may hold this operation: break the cycle
     o.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - started_);
     if (--st_->active_ops < 0) st_->active_ops = 0;
@@ -224,7 +249,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
     if (res.cancelled || cancel_requested_) return finish(cancel_outcome(res.step));
     if (res.error != ErrorKind::None) {
       Outcome o = Outcome::failure(res.error, res.reason);
-      if (res.error == ErrorKind::Timeout && (res.step == WireStep::Receive || res.step == WireStep::Send))
+      if (res.error == ErrorKind::Timeout &&
+          (res.step == WireStep::Receive || res.step == WireStep::Send))
         o.reason = "timed out waiting for the reply to " + std::string(step_text(step_));
       else if (res.error != ErrorKind::Tls)
         o.reason += " (" + std::string(step_text(step_)) + ")";
@@ -259,8 +285,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
       auto wait = Millis(1000);
       if (auto ra = parse_retry_after(resp.retry_after)) wait = Millis(std::min(*ra, 30) * 1000);
       auto saved = step_;
-      if (Clock::now() + wait >= deadline_)
-        return finish(http_failure(resp, "BMC busy"));
+      if (Clock::now() + wait >= deadline_) return finish(http_failure(resp, "BMC busy"));
       step_ = Step::BusyWait;
       return after(wait, [saved](Operation& op) {
         op.step_ = saved;
@@ -287,9 +312,12 @@ class Operation : public std::enable_shared_from_this<Operation> {
 
   Outcome http_failure(const HttpResponse& resp, std::string what) {
     ErrorKind k = ErrorKind::BmcError;
-    if (resp.status == 401) k = ErrorKind::Auth;
-    else if (resp.status == 403) k = ErrorKind::Privilege;
-    else if (resp.status == 503) k = ErrorKind::Busy;
+    if (resp.status == 401)
+      k = ErrorKind::Auth;
+    else if (resp.status == 403)
+      k = ErrorKind::Privilege;
+    else if (resp.status == 503)
+      k = ErrorKind::Busy;
     std::string msg = error_message(resp.body, limits_);
     std::string r = std::move(what) + " (HTTP " + std::to_string(resp.status) + ")";
     if (resp.status == 503 && busy_tries_ > 0)
@@ -324,7 +352,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
     if (!parse_body(resp, v)) return;
     ServiceRoot root;
     std::string err;
-    if (!parse_service_root(v, root, &err)) return finish(Outcome::failure(ErrorKind::Protocol, err));
+    if (!parse_service_root(v, root, &err))
+      return finish(Outcome::failure(ErrorKind::Protocol, err));
     st_->root = std::move(root);
     auth();
   }
@@ -397,7 +426,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
           st_->basic_fallback = true;
           return std::exchange(after_login_, {})();
         }
-        return finish(Outcome::failure(ErrorKind::Protocol, "session login answered without X-Auth-Token"));
+        return finish(
+            Outcome::failure(ErrorKind::Protocol, "session login answered without X-Auth-Token"));
       }
       st_->token = resp.auth_token;
       st_->token_user = cred_.username;
@@ -440,7 +470,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
     if (!parse_body(resp, v)) return;
     std::vector<std::string> members;
     std::string err;
-    if (!parse_collection(v, members, &err)) return finish(Outcome::failure(ErrorKind::Protocol, err));
+    if (!parse_collection(v, members, &err))
+      return finish(Outcome::failure(ErrorKind::Protocol, err));
     st_->systems = std::move(members);
     select();
   }
@@ -467,20 +498,24 @@ class Operation : public std::enable_shared_from_this<Operation> {
     if (step_ == Step::WaitOff) return on_wait_off();
     if (step_ == Step::ConfirmBoot) return on_confirm_boot(v);
     switch (req_.action) {
-      case Action::Status: return status_result();
-      case Action::BootDev: return patch_boot();
-      case Action::Identify: return patch_indicator();
+      case Action::Status:
+        return status_result();
+      case Action::BootDev:
+        return patch_boot();
+      case Action::Identify:
+        return patch_indicator();
       case Action::Probe:
-      default: return get_allowed();
+      default:
+        return get_allowed();
     }
   }
 
   void status_result() {
     if (sys_.state == PowerState::Unknown)
-      return finish(Outcome::failure(
-          ErrorKind::Protocol,
-          sys_.raw_power_state.empty() ? "the system resource has no PowerState"
-                                       : "unknown PowerState \"" + sys_.raw_power_state + "\""));
+      return finish(Outcome::failure(ErrorKind::Protocol,
+                                     sys_.raw_power_state.empty()
+                                         ? "the system resource has no PowerState"
+                                         : "unknown PowerState \"" + sys_.raw_power_state + "\""));
     finish(Outcome::success(std::string(power_state_name(sys_.state)), sys_.state));
   }
 
@@ -514,7 +549,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
   void act() {
     const PowerState s = sys_.state;
     switch (req_.action) {
-      case Action::Probe: return probe();
+      case Action::Probe:
+        return probe();
       case Action::On:
         if (s == PowerState::On) return finish(Outcome::success("already on", s));
         break;
@@ -535,7 +571,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
         if (allowed_ && !choose_reset_type(Action::Off, allowed_)) return unsupported("ForceOff");
         if (allowed_ && !choose_on_type(allowed_)) return unsupported("On");
         return post_reset("ForceOff", &Operation::on_cycle_off_sent);
-      default: break;
+      default:
+        break;
     }
     auto type = choose_reset_type(req_.action, allowed_);
     if (!type) return unsupported(std::string(action_name(req_.action)));
@@ -558,7 +595,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
   void on_reset(HttpResponse& resp) {
     if (!ok_status(resp.status))
       return finish(http_failure(resp, "reset " + reset_type_ + " refused"));
-    if (resp.status == 202 && !resp.location.empty()) return poll_task(resp.location, resp.retry_after);
+    if (resp.status == 202 && !resp.location.empty())
+      return poll_task(resp.location, resp.retry_after);
     (this->*after_reset_)();
   }
 
@@ -571,7 +609,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
     Millis wait(500);
     if (auto ra = parse_retry_after(retry_after)) wait = Millis(std::clamp(*ra, 0, 30) * 1000);
     step_ = Step::PollTask;
-    if (Clock::now() + wait >= deadline_) wait = std::chrono::duration_cast<Millis>(deadline_ - Clock::now());
+    if (Clock::now() + wait >= deadline_)
+      wait = std::chrono::duration_cast<Millis>(deadline_ - Clock::now());
     after(wait, [](Operation& op) {
       op.send(Step::PollTask, Method::Get, op.task_uri_, {}, &Operation::on_task);
     });
@@ -661,9 +700,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
       return finish(Outcome::failure(ErrorKind::Config, "no boot device given"));
     auto& al = sys_.boot.allowed_targets;
     if (!al.empty() && std::find(al.begin(), al.end(), t) == al.end())
-      return finish(Outcome::failure(ErrorKind::Unsupported,
-                                     "boot target " + t + " not allowed by the BMC (allowed: " +
-                                         join(al) + ")"));
+      return finish(Outcome::failure(
+          ErrorKind::Unsupported,
+          "boot target " + t + " not allowed by the BMC (allowed: " + join(al) + ")"));
     json::object boot;
     boot["BootSourceOverrideTarget"] = t;
     boot["BootSourceOverrideEnabled"] = req_.persistent ? "Continuous" : "Once";
@@ -695,13 +734,15 @@ class Operation : public std::enable_shared_from_this<Operation> {
     std::string label = std::string(boot_device_name(req_.bootdev)) +
                         (req_.persistent ? " (persistent)" : " (once)");
     if (s.boot.present && !s.boot.target.empty() &&
-        (s.boot.target != boot_target_ || (!s.boot.enabled.empty() && s.boot.enabled != want_enabled)))
+        (s.boot.target != boot_target_ ||
+         (!s.boot.enabled.empty() && s.boot.enabled != want_enabled)))
       return finish(Outcome::failure(
           ErrorKind::BmcError, "boot override not applied: the BMC reports " + s.boot.target + "/" +
                                    s.boot.enabled + " after the PATCH"));
     Outcome o = Outcome::success(label);
     if (!boot_mode_.empty()) o.facts.emplace_back("boot_mode", boot_mode_);
-    if (!sys_.settings_path.empty()) o.facts.emplace_back("boot_settings", "pending (applied on reset)");
+    if (!sys_.settings_path.empty())
+      o.facts.emplace_back("boot_settings", "pending (applied on reset)");
     finish(std::move(o));
   }
 
@@ -714,8 +755,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
     } else if (sys_.indicator_led) {
       body["IndicatorLED"] = !on ? "Off" : (req_.identify_seconds == 0 ? "Lit" : "Blinking");
     } else {
-      return finish(Outcome::failure(ErrorKind::Unsupported,
-                                     "the system has neither LocationIndicatorActive nor IndicatorLED"));
+      return finish(
+          Outcome::failure(ErrorKind::Unsupported,
+                           "the system has neither LocationIndicatorActive nor IndicatorLED"));
     }
     patch(Step::PatchIndicator, sys_.path, json::serialize(body), sys_etag_,
           &Operation::on_indicator_patched);
@@ -741,13 +783,15 @@ class Operation : public std::enable_shared_from_this<Operation> {
   }
   void get_manager(const std::string& path) {
     manager_path_ = path;
-    if (auto it = st_->managers.find(path); it != st_->managers.end()) return probe_result(&it->second);
+    if (auto it = st_->managers.find(path); it != st_->managers.end())
+      return probe_result(&it->second);
     send(Step::GetManager, Method::Get, path, {}, &Operation::on_manager);
   }
   void on_manager(HttpResponse& resp) {
     json::value v;
     ManagerInfo m;
-    if (resp.status == 200 && parse_json(resp.body, limits_, v, nullptr) && parse_manager(v, m, nullptr)) {
+    if (resp.status == 200 && parse_json(resp.body, limits_, v, nullptr) &&
+        parse_manager(v, m, nullptr)) {
       auto& slot = st_->managers[manager_path_];
       slot = m;
       return probe_result(&slot);
@@ -762,13 +806,17 @@ class Operation : public std::enable_shared_from_this<Operation> {
     o.facts.emplace_back("vendor", vendor);
     if (!root.vendor.empty()) o.facts.emplace_back("vendor_name", root.vendor);
     if (!root.product.empty()) o.facts.emplace_back("product", root.product);
-    if (!root.redfish_version.empty()) o.facts.emplace_back("redfish_version", root.redfish_version);
+    if (!root.redfish_version.empty())
+      o.facts.emplace_back("redfish_version", root.redfish_version);
     if (m && !m->model.empty()) o.facts.emplace_back("manager_model", m->model);
     if (m && !m->firmware.empty()) o.facts.emplace_back("firmware", m->firmware);
     o.facts.emplace_back("system", sys_.id);
     o.facts.emplace_back("power_state", std::string(power_state_name(sys_.state)));
-    if (allowed_) o.facts.emplace_back("reset_types", join(*allowed_));
-    else o.facts.emplace_back("reset_types", sys_.reset_list_malformed || list_malformed_ ? "malformed" : "unknown");
+    if (allowed_)
+      o.facts.emplace_back("reset_types", join(*allowed_));
+    else
+      o.facts.emplace_back("reset_types",
+                           sys_.reset_list_malformed || list_malformed_ ? "malformed" : "unknown");
     o.facts.emplace_back("auth", use_basic() ? "basic" : "session");
     add_fp(o);
     finish(std::move(o));
@@ -829,8 +877,8 @@ void run_operation(asio::any_io_executor ex, std::shared_ptr<HttpEndpoint> ep,
   op->start();
 }
 
-void logout(asio::any_io_executor ex, std::shared_ptr<HttpEndpoint> ep, std::shared_ptr<BmcState> st,
-            Millis grace, std::function<void()> then) {
+void logout(asio::any_io_executor ex, std::shared_ptr<HttpEndpoint> ep,
+            std::shared_ptr<BmcState> st, Millis grace, std::function<void()> then) {
   std::string token = std::exchange(st->token, {});
   std::string uri = std::exchange(st->session_uri, {});
   st->token_user.clear();
@@ -843,12 +891,10 @@ void logout(asio::any_io_executor ex, std::shared_ptr<HttpEndpoint> ep, std::sha
   r.target = uri;
   r.headers.emplace_back("X-Auth-Token", token);
   ++st->logouts_pending;
-  ep->request(std::move(r), Clock::now() + grace, {},
-              [then = std::move(then), st, ep](HttpResult) {
-                if (--st->logouts_pending == 0 && st->close_after_logout && st->active_ops == 0)
-                  ep->close();
-                if (then) then();
-              });
+  ep->request(std::move(r), Clock::now() + grace, {}, [then = std::move(then), st, ep](HttpResult) {
+    if (--st->logouts_pending == 0 && st->close_after_logout && st->active_ops == 0) ep->close();
+    if (then) then();
+  });
 }
 
 }  // namespace fleetpower::redfish

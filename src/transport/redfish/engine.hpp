@@ -27,9 +27,9 @@ std::optional<AuthMode> parse_auth_mode(std::string_view s);
 /// the discovery cache.
 struct BmcState {
   // Session.
-  std::string token;        ///< X-Auth-Token; empty: none
-  std::string session_uri;  ///< for DELETE
-  std::string token_user;   ///< user the session belongs to
+  std::string token;            ///< X-Auth-Token; empty: none
+  std::string session_uri;      ///< for DELETE
+  std::string token_user;       ///< user the session belongs to
   bool basic_fallback = false;  ///< auto mode found no usable SessionService
   bool logging_in = false;
   std::vector<std::function<void()>> login_waiters;

@@ -15,7 +15,8 @@ namespace {
 bool iequals(std::string_view a, std::string_view b) {
   if (a.size() != b.size()) return false;
   for (std::size_t i = 0; i < a.size(); ++i)
-    if (std::tolower(static_cast<unsigned char>(a[i])) != std::tolower(static_cast<unsigned char>(b[i])))
+    if (std::tolower(static_cast<unsigned char>(a[i])) !=
+        std::tolower(static_cast<unsigned char>(b[i])))
       return false;
   return true;
 }
@@ -164,8 +165,9 @@ bool select_system(const std::vector<std::string>& members, const std::string* s
 
 const std::vector<std::string_view>& known_reset_types() {
   static const std::vector<std::string_view> k{
-      "On",   "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart", "Nmi",
-      "ForceOn", "PushPowerButton", "PowerCycle", "Suspend", "Pause", "Resume", "FullPowerCycle"};
+      "On",    "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart",
+      "Nmi",   "ForceOn",  "PushPowerButton",  "PowerCycle",      "Suspend",
+      "Pause", "Resume",   "FullPowerCycle"};
   return k;
 }
 
@@ -290,28 +292,39 @@ std::optional<std::string> choose_on_type(const std::optional<std::vector<std::s
   return first_allowed(allowed, {"On", "ForceOn"});
 }
 
-std::optional<std::string> choose_reset_type(Action a,
-                                             const std::optional<std::vector<std::string>>& allowed) {
+std::optional<std::string> choose_reset_type(
+    Action a, const std::optional<std::vector<std::string>>& allowed) {
   switch (a) {
-    case Action::On: return first_allowed(allowed, {"On", "ForceOn"});
-    case Action::Off: return first_allowed(allowed, {"ForceOff"});
-    case Action::Soft: return first_allowed(allowed, {"GracefulShutdown"});
-    case Action::Reset: return first_allowed(allowed, {"ForceRestart", "GracefulRestart"});
-    case Action::Nmi: return first_allowed(allowed, {"Nmi"});
+    case Action::On:
+      return first_allowed(allowed, {"On", "ForceOn"});
+    case Action::Off:
+      return first_allowed(allowed, {"ForceOff"});
+    case Action::Soft:
+      return first_allowed(allowed, {"GracefulShutdown"});
+    case Action::Reset:
+      return first_allowed(allowed, {"ForceRestart", "GracefulRestart"});
+    case Action::Nmi:
+      return first_allowed(allowed, {"Nmi"});
     case Action::Cycle:
       if (allowed && contains(*allowed, "PowerCycle")) return std::string("PowerCycle");
       return std::nullopt;
-    default: return std::nullopt;
+    default:
+      return std::nullopt;
   }
 }
 
 std::string_view boot_target_name(BootDevice d) {
   switch (d) {
-    case BootDevice::Pxe: return "Pxe";
-    case BootDevice::Disk: return "Hdd";
-    case BootDevice::Bios: return "BiosSetup";
-    case BootDevice::Cdrom: return "Cd";
-    case BootDevice::None: break;
+    case BootDevice::Pxe:
+      return "Pxe";
+    case BootDevice::Disk:
+      return "Hdd";
+    case BootDevice::Bios:
+      return "BiosSetup";
+    case BootDevice::Cdrom:
+      return "Cd";
+    case BootDevice::None:
+      break;
   }
   return "None";
 }
@@ -335,12 +348,24 @@ std::string detect_vendor(const ServiceRoot& root, const ManagerInfo* mgr) {
     std::string_view needle, vendor;
   };
   static constexpr Rule kRules[] = {
-      {"hpe", "hpe"},         {"hewlett", "hpe"},       {"ilo", "hpe"},
-      {"proliant", "hpe"},    {"dell", "dell"},         {"idrac", "dell"},
-      {"lenovo", "lenovo"},   {"xclarity", "lenovo"},   {"thinksystem", "lenovo"},
-      {"supermicro", "supermicro"}, {"openbmc", "openbmc"}, {"ami", "ami"},
-      {"fujitsu", "fujitsu"}, {"irmc", "fujitsu"},      {"cisco", "cisco"},
-      {"huawei", "huawei"},   {"inspur", "inspur"},     {"gigabyte", "gigabyte"},
+      {"hpe", "hpe"},
+      {"hewlett", "hpe"},
+      {"ilo", "hpe"},
+      {"proliant", "hpe"},
+      {"dell", "dell"},
+      {"idrac", "dell"},
+      {"lenovo", "lenovo"},
+      {"xclarity", "lenovo"},
+      {"thinksystem", "lenovo"},
+      {"supermicro", "supermicro"},
+      {"openbmc", "openbmc"},
+      {"ami", "ami"},
+      {"fujitsu", "fujitsu"},
+      {"irmc", "fujitsu"},
+      {"cisco", "cisco"},
+      {"huawei", "huawei"},
+      {"inspur", "inspur"},
+      {"gigabyte", "gigabyte"},
   };
   auto match = [](std::string_view text, bool exact) -> std::string {
     if (text.empty()) return {};
@@ -370,7 +395,8 @@ std::string detect_vendor(const ServiceRoot& root, const ManagerInfo* mgr) {
   if (!root.vendor.empty()) {
     std::string v;
     for (char c : root.vendor)
-      if (std::isalnum(static_cast<unsigned char>(c))) v += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      if (std::isalnum(static_cast<unsigned char>(c)))
+        v += static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
     if (!v.empty()) return v;
   }
   return "generic";

@@ -66,13 +66,13 @@ struct SystemInfo {
   std::string path, id;
   PowerState state = PowerState::Unknown;
   std::string raw_power_state;
-  std::string reset_target;                      ///< Actions/#ComputerSystem.Reset/target
+  std::string reset_target;                               ///< Actions/#ComputerSystem.Reset/target
   std::optional<std::vector<std::string>> reset_allowed;  ///< nullopt: unknown (ask ActionInfo)
-  std::string reset_action_info;                 ///< @Redfish.ActionInfo link, if any
-  bool reset_list_malformed = false;             ///< an inline list was present but unusable
+  std::string reset_action_info;                          ///< @Redfish.ActionInfo link, if any
+  bool reset_list_malformed = false;  ///< an inline list was present but unusable
   BootInfo boot;
-  std::string odata_etag;                        ///< @odata.etag in the body
-  std::string settings_path;                     ///< @Redfish.Settings/SettingsObject
+  std::string odata_etag;     ///< @odata.etag in the body
+  std::string settings_path;  ///< @Redfish.Settings/SettingsObject
   std::string settings_etag;
   std::optional<std::string> indicator_led;
   std::optional<bool> location_indicator_active;
@@ -89,8 +89,8 @@ std::optional<PowerState> parse_power_state(std::string_view s);
 /// The reset type to send for an action, or nullopt when the allowed list rules it out.
 /// With an unknown list (nullopt) the first preference is returned and the BMC decides.
 /// For Cycle, nullopt means "emulate with off, wait, on".
-std::optional<std::string> choose_reset_type(Action a,
-                                             const std::optional<std::vector<std::string>>& allowed);
+std::optional<std::string> choose_reset_type(
+    Action a, const std::optional<std::vector<std::string>>& allowed);
 /// The "on" half of an emulated cycle: On, else ForceOn.
 std::optional<std::string> choose_on_type(const std::optional<std::vector<std::string>>& allowed);
 

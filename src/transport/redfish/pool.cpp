@@ -35,22 +35,32 @@ using boost::system::error_code;
 
 std::string_view method_name(Method m) {
   switch (m) {
-    case Method::Get: return "GET";
-    case Method::Post: return "POST";
-    case Method::Patch: return "PATCH";
-    case Method::Delete: return "DELETE";
+    case Method::Get:
+      return "GET";
+    case Method::Post:
+      return "POST";
+    case Method::Patch:
+      return "PATCH";
+    case Method::Delete:
+      return "DELETE";
   }
   return "GET";
 }
 
 std::string_view wire_step_text(WireStep s) {
   switch (s) {
-    case WireStep::Queue: return "a free connection";
-    case WireStep::Resolve: return "DNS resolution";
-    case WireStep::Connect: return "the TCP connect";
-    case WireStep::Handshake: return "the TLS handshake";
-    case WireStep::Send: return "sending the request";
-    case WireStep::Receive: return "the HTTP response";
+    case WireStep::Queue:
+      return "a free connection";
+    case WireStep::Resolve:
+      return "DNS resolution";
+    case WireStep::Connect:
+      return "the TCP connect";
+    case WireStep::Handshake:
+      return "the TLS handshake";
+    case WireStep::Send:
+      return "sending the request";
+    case WireStep::Receive:
+      return "the HTTP response";
   }
   return "?";
 }
@@ -90,19 +100,24 @@ Clock::time_point step_deadline(Millis step, Clock::time_point overall) {
 
 std::string verify_reason(int err, const std::string& host) {
   switch (err) {
-    case X509_V_ERR_CERT_HAS_EXPIRED: return "the certificate has expired";
-    case X509_V_ERR_CERT_NOT_YET_VALID: return "the certificate is not yet valid";
-    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT: return "self-signed certificate";
+    case X509_V_ERR_CERT_HAS_EXPIRED:
+      return "the certificate has expired";
+    case X509_V_ERR_CERT_NOT_YET_VALID:
+      return "the certificate is not yet valid";
+    case X509_V_ERR_DEPTH_ZERO_SELF_SIGNED_CERT:
+      return "self-signed certificate";
     case X509_V_ERR_SELF_SIGNED_CERT_IN_CHAIN:
       return "self-signed certificate in the chain (CA not trusted)";
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT_LOCALLY:
     case X509_V_ERR_UNABLE_TO_GET_ISSUER_CERT:
     case X509_V_ERR_UNABLE_TO_VERIFY_LEAF_SIGNATURE:
       return "certificate issuer unknown (CA not trusted)";
-    case X509_V_ERR_HOSTNAME_MISMATCH: return "name mismatch: certificate is not valid for " + host;
+    case X509_V_ERR_HOSTNAME_MISMATCH:
+      return "name mismatch: certificate is not valid for " + host;
     case X509_V_ERR_IP_ADDRESS_MISMATCH:
       return "IP address mismatch: certificate is not valid for " + host;
-    default: return X509_verify_cert_error_string(err);
+    default:
+      return X509_verify_cert_error_string(err);
   }
 }
 
@@ -129,8 +144,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
   enum class State : std::uint8_t { Fresh, Opening, Idle, Busy, Dead };
 
   Connection(std::shared_ptr<Endpoint> ep)
-      : ep_(ep), host_(ep->host()), port_(ep->port()), tls_(ep->tls()), limits_(ep->limits()),
-        ex_(ep->executor()), resolver_(ex_), resolve_timer_(ex_) {
+      : ep_(ep),
+        host_(ep->host()),
+        port_(ep->port()),
+        tls_(ep->tls()),
+        limits_(ep->limits()),
+        ex_(ep->executor()),
+        resolver_(ex_),
+        resolve_timer_(ex_) {
     if (tls_.plain)
       plain_.emplace(ex_);
     else
@@ -206,10 +227,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
     auto step = cur_ ? cur_->step : WireStep::Queue;
     if (ec == beast::error::timeout || ec == asio::error::timed_out) {
       ErrorKind k = (step == WireStep::Connect || step == WireStep::Resolve) ? ErrorKind::NoResponse
-                                                                            : ErrorKind::Timeout;
+                                                                             : ErrorKind::Timeout;
       return fail(k, "timed out waiting for " + std::string(wire_step_text(step)));
     }
-    if (ec == asio::error::connection_refused) return fail(ErrorKind::Connection, "connection refused");
+    if (ec == asio::error::connection_refused)
+      return fail(ErrorKind::Connection, "connection refused");
     if (ec == asio::error::host_unreachable || ec == asio::error::network_unreachable)
       return fail(ErrorKind::Connection, "host unreachable");
     if (ec == http::error::body_limit)
@@ -225,7 +247,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       return fail(ErrorKind::Connection,
                   "connection closed by the BMC during " + std::string(wire_step_text(step)));
     }
-    return fail(ErrorKind::Connection, std::string(wire_step_text(step)) + " failed: " + ec.message());
+    return fail(ErrorKind::Connection,
+                std::string(wire_step_text(step)) + " failed: " + ec.message());
   }
 
   // -- resolve ---------------------------------------------------------------------------------
@@ -248,21 +271,19 @@ class Connection : public std::enable_shared_from_this<Connection> {
         self->resolve_timed_out_ = true;
       }
     });
-    resolver_.async_resolve(host_, std::to_string(port_),
-                            [self](error_code rec, tcp::resolver::results_type res) {
-                              self->resolve_timer_.cancel();
-                              if (self->check_cancelled()) return self->close();
-                              if (self->resolve_timed_out_)
-                                return self->fail(ErrorKind::NoResponse,
-                                                  "timed out waiting for DNS resolution of " +
-                                                      self->host_);
-                              if (rec)
-                                return self->fail(ErrorKind::Connection,
-                                                  "cannot resolve " + self->host_ + ": " +
-                                                      rec.message());
-                              self->endpoints_.assign(res.begin(), res.end());
-                              self->connect();
-                            });
+    resolver_.async_resolve(
+        host_, std::to_string(port_), [self](error_code rec, tcp::resolver::results_type res) {
+          self->resolve_timer_.cancel();
+          if (self->check_cancelled()) return self->close();
+          if (self->resolve_timed_out_)
+            return self->fail(ErrorKind::NoResponse,
+                              "timed out waiting for DNS resolution of " + self->host_);
+          if (rec)
+            return self->fail(ErrorKind::Connection,
+                              "cannot resolve " + self->host_ + ": " + rec.message());
+          self->endpoints_.assign(res.begin(), res.end());
+          self->connect();
+        });
   }
 
   // -- connect ---------------------------------------------------------------------------------
@@ -299,13 +320,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
     error_code vec;
     tls_stream_->set_verify_mode(ssl::verify_peer, vec);
     const bool accept_any = tls_.insecure || !tls_.pin.empty();
-    tls_stream_->set_verify_callback([this, accept_any](bool preverified, ssl::verify_context& vc) {
-      X509_STORE_CTX* sc = vc.native_handle();
-      if (presented_fp_.empty()) presented_fp_ = cert_fingerprint(X509_STORE_CTX_get0_cert(sc));
-      if (accept_any) return true;
-      if (!preverified && verify_error_ == X509_V_OK) verify_error_ = X509_STORE_CTX_get_error(sc);
-      return preverified;
-    }, vec);
+    tls_stream_->set_verify_callback(
+        [this, accept_any](bool preverified, ssl::verify_context& vc) {
+          X509_STORE_CTX* sc = vc.native_handle();
+          if (presented_fp_.empty()) presented_fp_ = cert_fingerprint(X509_STORE_CTX_get0_cert(sc));
+          if (accept_any) return true;
+          if (!preverified && verify_error_ == X509_V_OK)
+            verify_error_ = X509_STORE_CTX_get_error(sc);
+          return preverified;
+        },
+        vec);
     if (vec) return fail(ErrorKind::Internal, "TLS setup failed: " + vec.message());
     lowest().expires_at(step_deadline(limits_.handshake, cur_->deadline));
     auto self = shared_from_this();
@@ -314,7 +338,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
       auto ep = self->ep_.lock();
       if (ep && !self->presented_fp_.empty()) ep->set_fingerprint(self->presented_fp_);
       if (self->verify_error_ != X509_V_OK) {
-        std::string r = "TLS verification failed: " + verify_reason(self->verify_error_, self->host_);
+        std::string r =
+            "TLS verification failed: " + verify_reason(self->verify_error_, self->host_);
         if (!self->presented_fp_.empty())
           r += " (presented certificate SHA-256 " + self->presented_fp_ + ")";
         return self->fail(ErrorKind::Tls, std::move(r));
@@ -350,10 +375,18 @@ class Connection : public std::enable_shared_from_this<Connection> {
     req_ = {};
     req_.version(11);
     switch (r.method) {
-      case Method::Get: req_.method(http::verb::get); break;
-      case Method::Post: req_.method(http::verb::post); break;
-      case Method::Patch: req_.method(http::verb::patch); break;
-      case Method::Delete: req_.method(http::verb::delete_); break;
+      case Method::Get:
+        req_.method(http::verb::get);
+        break;
+      case Method::Post:
+        req_.method(http::verb::post);
+        break;
+      case Method::Patch:
+        req_.method(http::verb::patch);
+        break;
+      case Method::Delete:
+        req_.method(http::verb::delete_);
+        break;
     }
     req_.target(r.target);
     const bool default_port = (tls_.plain && port_ == 80) || (!tls_.plain && port_ == 443);
@@ -520,8 +553,13 @@ void ConnBudget::pump() {
 Endpoint::Endpoint(asio::any_io_executor ex, std::string host, std::uint16_t port, TlsSettings tls,
                    std::shared_ptr<ssl::context> ctx, std::shared_ptr<ConnBudget> budget,
                    WireLimits limits)
-    : ex_(std::move(ex)), host_(std::move(host)), port_(port), tls_(std::move(tls)),
-      ctx_(std::move(ctx)), budget_(std::move(budget)), limits_(limits) {
+    : ex_(std::move(ex)),
+      host_(std::move(host)),
+      port_(port),
+      tls_(std::move(tls)),
+      ctx_(std::move(ctx)),
+      budget_(std::move(budget)),
+      limits_(limits) {
   if (limits_.max_per_host < 1) limits_.max_per_host = 1;
 }
 

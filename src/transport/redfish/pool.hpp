@@ -37,7 +37,8 @@ class Endpoint;
 /// Global cap on open connections, shared by every endpoint of a backend.
 class ConnBudget : public std::enable_shared_from_this<ConnBudget> {
  public:
-  ConnBudget(boost::asio::any_io_executor ex, int max) : ex_(std::move(ex)), max_(max < 1 ? 1 : max) {}
+  ConnBudget(boost::asio::any_io_executor ex, int max)
+      : ex_(std::move(ex)), max_(max < 1 ? 1 : max) {}
   /// Takes a slot, evicting an idle connection of another endpoint if the cap is reached.
   bool try_acquire();
   void release();

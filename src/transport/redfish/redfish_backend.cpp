@@ -33,7 +33,8 @@ bool truthy(const std::string* v) {
 class RedfishBackend final : public Backend {
  public:
   RedfishBackend(boost::asio::any_io_executor ex, Options o)
-      : ex_(std::move(ex)), opts_(std::move(o)),
+      : ex_(std::move(ex)),
+        opts_(std::move(o)),
         budget_(std::make_shared<ConnBudget>(ex_, connection_cap(opts_.max_conns_total))) {}
 
   ~RedfishBackend() override {
@@ -45,9 +46,8 @@ class RedfishBackend final : public Backend {
   void start(OpContext ctx, CompletionFn done) override {
     const Target& t = ctx.target;
     auto fail = [&](ErrorKind k, std::string why) {
-      boost::asio::post(ex_, [done = std::move(done), o = Outcome::failure(k, std::move(why))] {
-        done(o);
-      });
+      boost::asio::post(
+          ex_, [done = std::move(done), o = Outcome::failure(k, std::move(why))] { done(o); });
     };
     if (t.bmc.empty()) return fail(ErrorKind::Config, "no BMC address");
     TlsSettings tls;
@@ -58,7 +58,9 @@ class RedfishBackend final : public Backend {
     tls.insecure = opts_.insecure || truthy(t.var("insecure"));
     if (auto* fp = t.var("tls_fingerprint"); fp && !fp->empty()) {
       auto n = normalize_fingerprint(*fp);
-      if (!n) return fail(ErrorKind::Config, "tls_fingerprint is not a SHA-256 fingerprint (64 hex digits)");
+      if (!n)
+        return fail(ErrorKind::Config,
+                    "tls_fingerprint is not a SHA-256 fingerprint (64 hex digits)");
       tls.pin = *n;
     }
     const std::string ca_file = t.var_or("ca_file", opts_.ca_file);

@@ -26,9 +26,9 @@ namespace fleetpower::redfish {
 
 /// Backend-wide settings (per-target inventory vars override ca_file / insecure / auth).
 struct Options {
-  std::string ca_file;       ///< extra CA bundle (PEM); empty: system store only
-  bool insecure = false;     ///< skip certificate verification (warn!)
-  int max_conns_per_bmc = 2; ///< keep-alive connections per BMC (1..2)
+  std::string ca_file;         ///< extra CA bundle (PEM); empty: system store only
+  bool insecure = false;       ///< skip certificate verification (warn!)
+  int max_conns_per_bmc = 2;   ///< keep-alive connections per BMC (1..2)
   int max_conns_total = 1024;  ///< global cap on open connections
   std::size_t max_body_bytes = 4 * 1024 * 1024;  ///< response body limit
   std::size_t max_json_depth = 64;

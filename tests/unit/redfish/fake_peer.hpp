@@ -32,20 +32,20 @@ class FakeBmc final : public rf::HttpEndpoint {
 
   // Knobs.
   std::string user = "admin", password = "s3cret-pw";
-  std::string power;              ///< overrides the tree's PowerState when set
+  std::string power;  ///< overrides the tree's PowerState when set
   bool sessions_supported = true;
-  int expire_tokens = 0;          ///< answer 401 to the next N token-authenticated requests
-  int busy = 0;                   ///< answer 503 (Retry-After: 0) to the next N requests
-  bool reset_202 = false;         ///< Reset answers 202 + task monitor
-  int task_polls = 2;             ///< 202s before the task completes
-  std::string etag = "\"e1\"";    ///< current strong ETag of the system
+  int expire_tokens = 0;            ///< answer 401 to the next N token-authenticated requests
+  int busy = 0;                     ///< answer 503 (Retry-After: 0) to the next N requests
+  bool reset_202 = false;           ///< Reset answers 202 + task monitor
+  int task_polls = 2;               ///< 202s before the task completes
+  std::string etag = "\"e1\"";      ///< current strong ETag of the system
   std::string etag_mode = "exact";  ///< exact | strong-only | never (412 always with If-Match)
-  std::string hang_on;            ///< never answer requests for this path (until cancelled)
+  std::string hang_on;              ///< never answer requests for this path (until cancelled)
   std::map<std::string, std::string> override_get;  ///< path -> raw body
   std::map<std::string, int> status_for;            ///< "POST /path" -> status to answer
-  std::string status_body;        ///< body with status_for answers
-  bool off_delay_polls = false;   ///< ForceOff leaves PoweringOff for one GET
-  bool ignore_patch = false;      ///< PATCH answers 204 but changes nothing (a lying BMC)
+  std::string status_body;                          ///< body with status_for answers
+  bool off_delay_polls = false;                     ///< ForceOff leaves PoweringOff for one GET
+  bool ignore_patch = false;  ///< PATCH answers 204 but changes nothing (a lying BMC)
 
   // Observations.
   std::vector<Seen> log;
@@ -53,8 +53,8 @@ class FakeBmc final : public rf::HttpEndpoint {
   int sessions_created = 0, sessions_deleted = 0;
   std::map<std::string, boost::json::object> patches;  ///< path -> merged PATCH bodies
 
-  void request(rf::HttpRequest req, fleetpower::Clock::time_point, boost::asio::cancellation_slot slot,
-               rf::HttpHandler h) override {
+  void request(rf::HttpRequest req, fleetpower::Clock::time_point,
+               boost::asio::cancellation_slot slot, rf::HttpHandler h) override {
     Seen s{req.method, req.target, req.body, {}, {}, {}};
     for (auto& [k, v] : req.headers) {
       if (k == "X-Auth-Token") s.token = v;
@@ -110,7 +110,8 @@ class FakeBmc final : public rf::HttpEndpoint {
       return r;
     }
     const std::string key = std::string(rf::method_name(req.method)) + " " + req.target;
-    if (auto it = status_for.find(key); it != status_for.end()) return status_only(it->second, status_body);
+    if (auto it = status_for.find(key); it != status_for.end())
+      return status_only(it->second, status_body);
     const bool root = req.target == "/redfish/v1/" || req.target == "/redfish/v1";
     if (root && req.method == rf::Method::Get) return serve(req.target);
     // Login.
@@ -118,11 +119,14 @@ class FakeBmc final : public rf::HttpEndpoint {
       if (!sessions_supported) return status_only(405);
       auto v = boost::json::parse(req.body);
       if (v.at("UserName").as_string() != user || v.at("Password").as_string() != password)
-        return status_only(401, R"({"error":{"@Message.ExtendedInfo":[{"Message":"Invalid username or password"}]}})");
+        return status_only(
+            401,
+            R"({"error":{"@Message.ExtendedInfo":[{"Message":"Invalid username or password"}]}})");
       ++sessions_created;
       std::string tok = "tok" + std::to_string(sessions_created);
       tokens_.push_back(tok);
-      rf::HttpResponse r = status_only(201, R"({"@odata.id":"/redfish/v1/SessionService/Sessions/)" + tok + "\"}");
+      rf::HttpResponse r =
+          status_only(201, R"({"@odata.id":"/redfish/v1/SessionService/Sessions/)" + tok + "\"}");
       r.auth_token = tok;
       r.location = "/redfish/v1/SessionService/Sessions/" + tok;
       return r;
@@ -159,7 +163,8 @@ class FakeBmc final : public rf::HttpEndpoint {
       }
       return serve(req.target);
     }
-    if (req.method == rf::Method::Post && req.target.find("ComputerSystem.Reset") != std::string::npos) {
+    if (req.method == rf::Method::Post &&
+        req.target.find("ComputerSystem.Reset") != std::string::npos) {
       auto v = boost::json::parse(req.body);
       std::string type(v.at("ResetType").as_string());
       resets.push_back(type);
@@ -176,14 +181,16 @@ class FakeBmc final : public rf::HttpEndpoint {
         return r;
       }
       // iLO style: success wrapped in an "error" object.
-      return status_only(200, R"({"error":{"code":"iLO.2.15.Success","message":"See @Message.ExtendedInfo"}})");
+      return status_only(
+          200, R"({"error":{"code":"iLO.2.15.Success","message":"See @Message.ExtendedInfo"}})");
     }
     if (req.method == rf::Method::Patch) {
       if (!s.if_match.empty()) {
         auto strip = [](const std::string& e) { return e.rfind("W/", 0) == 0 ? e.substr(2) : e; };
-        bool match = etag_mode == "exact"         ? s.if_match == etag
-                     : etag_mode == "strong-only" ? s.if_match.rfind("W/", 0) != 0 && strip(s.if_match) == strip(etag)
-                                                  : false;
+        bool match = etag_mode == "exact" ? s.if_match == etag
+                     : etag_mode == "strong-only"
+                         ? s.if_match.rfind("W/", 0) != 0 && strip(s.if_match) == strip(etag)
+                         : false;
         if (!match) return status_only(412, R"({"error":{"message":"ETag mismatch"}})");
       }
       auto v = boost::json::parse(req.body).as_object();
@@ -191,7 +198,8 @@ class FakeBmc final : public rf::HttpEndpoint {
       auto& acc = patches[req.target];
       for (auto& kv : v) {
         if (kv.value().is_object() && acc.contains(kv.key()) && acc[kv.key()].is_object())
-          for (auto& inner : kv.value().as_object()) acc[kv.key()].as_object()[inner.key()] = inner.value();
+          for (auto& inner : kv.value().as_object())
+            acc[kv.key()].as_object()[inner.key()] = inner.value();
         else
           acc[kv.key()] = kv.value();
       }
@@ -203,8 +211,10 @@ class FakeBmc final : public rf::HttpEndpoint {
 
   rf::HttpResponse serve(const std::string& path) {
     std::optional<std::string> text;
-    if (auto it = override_get.find(path); it != override_get.end()) text = it->second;
-    else text = tree_get(tree_, path);
+    if (auto it = override_get.find(path); it != override_get.end())
+      text = it->second;
+    else
+      text = tree_get(tree_, path);
     if (!text) return status_only(404);
     boost::system::error_code ec;
     auto v = boost::json::parse(*text, ec);
@@ -220,7 +230,8 @@ class FakeBmc final : public rf::HttpEndpoint {
     if (auto it = patches.find(path); it != patches.end())
       for (auto& kv : it->second) {
         if (kv.value().is_object() && o.contains(kv.key()) && o[kv.key()].is_object())
-          for (auto& inner : kv.value().as_object()) o[kv.key()].as_object()[inner.key()] = inner.value();
+          for (auto& inner : kv.value().as_object())
+            o[kv.key()].as_object()[inner.key()] = inner.value();
         else
           o[kv.key()] = kv.value();
       }

@@ -10,7 +10,9 @@
 
 namespace fptest {
 
-inline std::string mockup_root() { return std::string(FP_SOURCE_DIR) + "/../shared/redfish-mockups"; }
+inline std::string mockup_root() {
+  return std::string(FP_SOURCE_DIR) + "/../shared/redfish-mockups";
+}
 
 inline bool have_mockups() { return std::filesystem::is_directory(mockup_root()); }
 
@@ -23,7 +25,9 @@ inline std::optional<std::string> read_text(const std::string& path) {
 }
 
 /// A file under the mockups folder ("csm-DL325/index.json").
-inline std::optional<std::string> mockup(const std::string& rel) { return read_text(mockup_root() + "/" + rel); }
+inline std::optional<std::string> mockup(const std::string& rel) {
+  return read_text(mockup_root() + "/" + rel);
+}
 
 /// Resolve a Redfish path in a short-form tree ("<dir>/<path below /redfish/v1>/index.json").
 inline std::optional<std::string> tree_get(const std::string& tree, std::string path) {
@@ -36,10 +40,10 @@ inline std::optional<std::string> tree_get(const std::string& tree, std::string 
 
 }  // namespace fptest
 
-#define FP_REQUIRE_MOCKUPS()                                                  \
-  do {                                                                        \
-    if (!fptest::have_mockups()) {                                            \
-      WARN("../shared/redfish-mockups not present: skipping mockup checks");  \
-      return;                                                                 \
-    }                                                                         \
+#define FP_REQUIRE_MOCKUPS()                                                 \
+  do {                                                                       \
+    if (!fptest::have_mockups()) {                                           \
+      WARN("../shared/redfish-mockups not present: skipping mockup checks"); \
+      return;                                                                \
+    }                                                                        \
   } while (0)

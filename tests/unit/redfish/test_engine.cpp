@@ -75,7 +75,8 @@ TEST_CASE("status: session login, X-Auth-Token, session deleted at the end", "[r
   // Every authenticated request used the token, never Basic.
   for (auto& s : h.bmc->log) {
     CHECK(s.authorization.empty());
-    if (s.method == Method::Get && s.target.find("/Systems") != std::string::npos) CHECK(s.token == "tok1");
+    if (s.method == Method::Get && s.target.find("/Systems") != std::string::npos)
+      CHECK(s.token == "tok1");
   }
   // The login body carried the password, but nothing else did.
   for (auto& s : h.bmc->log)
@@ -96,7 +97,8 @@ TEST_CASE("status: PoweringOn and PoweringOff are shown as such", "[redfish][eng
   CHECK(o.state == PowerState::PoweringOff);
 }
 
-TEST_CASE("auth: basic when asked, auto falls back when sessions are refused", "[redfish][engine][auth]") {
+TEST_CASE("auth: basic when asked, auto falls back when sessions are refused",
+          "[redfish][engine][auth]") {
   FP_REQUIRE_MOCKUPS();
   SECTION("basic") {
     Harness h("dmtf-public-rackmount1");
@@ -271,7 +273,8 @@ TEST_CASE("malformed JSON is a protocol error", "[redfish][engine]") {
   CHECK(o.reason.find("system resource") != std::string::npos);
 }
 
-TEST_CASE("bootdev: PATCH Boot with If-Match and the 412 dance, then read back", "[redfish][engine][boot]") {
+TEST_CASE("bootdev: PATCH Boot with If-Match and the 412 dance, then read back",
+          "[redfish][engine][boot]") {
   FP_REQUIRE_MOCKUPS();
   Request r;
   r.action = Action::BootDev;
@@ -302,7 +305,9 @@ TEST_CASE("bootdev: PATCH Boot with If-Match and the 412 dance, then read back",
     for (auto& s : h.bmc->log)
       if (s.method == Method::Patch) im.push_back(s.if_match);
     CHECK(im == std::vector<std::string>{"W/\"e1\"", "\"e1\""});
-    CHECK(h.bmc->patches["/redfish/v1/Systems/1"]["Boot"].as_object()["BootSourceOverrideEnabled"] == "Continuous");
+    CHECK(
+        h.bmc->patches["/redfish/v1/Systems/1"]["Boot"].as_object()["BootSourceOverrideEnabled"] ==
+        "Continuous");
   }
   SECTION("412 twice: the last try goes without If-Match") {
     Harness h("csm-DL325");
@@ -317,23 +322,28 @@ TEST_CASE("bootdev: PATCH Boot with If-Match and the 412 dance, then read back",
   }
   SECTION("legacy mode echoed unless --efi") {
     Harness h("dmtf-public-rackmount1");
-    h.bmc->override_get["/redfish/v1/Systems/437XR1138R2"] = R"({"@odata.id":"/redfish/v1/Systems/437XR1138R2",
+    h.bmc->override_get["/redfish/v1/Systems/437XR1138R2"] =
+        R"({"@odata.id":"/redfish/v1/Systems/437XR1138R2",
       "PowerState":"On","Boot":{"BootSourceOverrideTarget":"None","BootSourceOverrideEnabled":"Disabled",
       "BootSourceOverrideMode":"Legacy"}})";
     auto o = h.run(r);
     REQUIRE(o.ok());
-    CHECK(h.bmc->patches["/redfish/v1/Systems/437XR1138R2"]["Boot"].as_object()["BootSourceOverrideMode"] == "Legacy");
+    CHECK(h.bmc->patches["/redfish/v1/Systems/437XR1138R2"]["Boot"]
+              .as_object()["BootSourceOverrideMode"] == "Legacy");
     r.efi = true;
     o = h.run(r);
     REQUIRE(o.ok());
-    CHECK(h.bmc->patches["/redfish/v1/Systems/437XR1138R2"]["Boot"].as_object()["BootSourceOverrideMode"] == "UEFI");
+    CHECK(h.bmc->patches["/redfish/v1/Systems/437XR1138R2"]["Boot"]
+              .as_object()["BootSourceOverrideMode"] == "UEFI");
   }
   SECTION("@Redfish.Settings: PATCH goes to the settings object") {
     Harness h("dmtf-public-rackmount1");
-    h.bmc->override_get["/redfish/v1/Systems/437XR1138R2"] = R"({"@odata.id":"/redfish/v1/Systems/437XR1138R2",
+    h.bmc->override_get["/redfish/v1/Systems/437XR1138R2"] =
+        R"({"@odata.id":"/redfish/v1/Systems/437XR1138R2",
       "PowerState":"On","Boot":{"BootSourceOverrideTarget":"None","BootSourceOverrideEnabled":"Disabled"},
       "@Redfish.Settings":{"SettingsObject":{"@odata.id":"/redfish/v1/Systems/437XR1138R2/Settings"},"ETag":"\"e1\""}})";
-    h.bmc->override_get["/redfish/v1/Systems/437XR1138R2/Settings"] = R"({"@odata.id":"/redfish/v1/Systems/437XR1138R2/Settings",
+    h.bmc->override_get["/redfish/v1/Systems/437XR1138R2/Settings"] =
+        R"({"@odata.id":"/redfish/v1/Systems/437XR1138R2/Settings",
       "Boot":{"BootSourceOverrideTarget":"None","BootSourceOverrideEnabled":"Disabled"}})";
     auto o = h.run(r);
     INFO(o.reason);
@@ -351,7 +361,8 @@ TEST_CASE("bootdev: PATCH Boot with If-Match and the 412 dance, then read back",
   }
   SECTION("a boot target the BMC does not list is unsupported, nothing PATCHed") {
     Harness h("dmtf-public-rackmount1");
-    h.bmc->override_get["/redfish/v1/Systems/437XR1138R2"] = R"({"@odata.id":"/redfish/v1/Systems/437XR1138R2",
+    h.bmc->override_get["/redfish/v1/Systems/437XR1138R2"] =
+        R"({"@odata.id":"/redfish/v1/Systems/437XR1138R2",
       "PowerState":"On","Boot":{"BootSourceOverrideTarget":"None",
       "BootSourceOverrideTarget@Redfish.AllowableValues":["None","Pxe","Hdd"]}})";
     r.bootdev = BootDevice::Cdrom;
@@ -395,7 +406,8 @@ TEST_CASE("probe: vendor, manager firmware, reset types", "[redfish][engine]") {
   CHECK(rt);
 }
 
-TEST_CASE("blades: `system` selects one; several without it is a config error", "[redfish][engine]") {
+TEST_CASE("blades: `system` selects one; several without it is a config error",
+          "[redfish][engine]") {
   FP_REQUIRE_MOCKUPS();
   Harness h("dmtf-public-bladed");
   auto o = h.run(Action::Status);
@@ -406,9 +418,11 @@ TEST_CASE("blades: `system` selects one; several without it is a config error", 
   CHECK(h.bmc->count(Method::Post, "/Systems/529QB9451R6/Actions") == 1);
 }
 
-TEST_CASE("cancellation: terminal interrupts, total times out, exactly once", "[redfish][engine][cancel]") {
+TEST_CASE("cancellation: terminal interrupts, total times out, exactly once",
+          "[redfish][engine][cancel]") {
   FP_REQUIRE_MOCKUPS();
-  for (auto type : {boost::asio::cancellation_type::terminal, boost::asio::cancellation_type::total}) {
+  for (auto type :
+       {boost::asio::cancellation_type::terminal, boost::asio::cancellation_type::total}) {
     Harness h("dmtf-public-rackmount1");
     h.bmc->hang_on = "/redfish/v1/Systems/437XR1138R2";
     boost::asio::steady_timer t(h.io);

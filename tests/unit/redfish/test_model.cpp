@@ -123,7 +123,8 @@ TEST_CASE("OpenBMC: reset types only through @Redfish.ActionInfo", "[redfish][mo
   CHECK(d.root.redfish_version == "1.17.0");
 }
 
-TEST_CASE("HPE DL325 (iLO 5): vendor from the root, firmware from the manager", "[redfish][mockup]") {
+TEST_CASE("HPE DL325 (iLO 5): vendor from the root, firmware from the manager",
+          "[redfish][mockup]") {
   FP_REQUIRE_MOCKUPS();
   auto d = discover("csm-DL325");
   REQUIRE(d.infos.size() == 1);
@@ -131,7 +132,8 @@ TEST_CASE("HPE DL325 (iLO 5): vendor from the root, firmware from the manager", 
   CHECK(d.root.vendor == "HPE");
   REQUIRE_FALSE(d.infos[0].managed_by.empty());
   ManagerInfo m;
-  REQUIRE(parse_manager(must_parse(fptest::tree_get("csm-DL325", d.infos[0].managed_by[0])), m, nullptr));
+  REQUIRE(parse_manager(must_parse(fptest::tree_get("csm-DL325", d.infos[0].managed_by[0])), m,
+                        nullptr));
   CHECK_FALSE(m.firmware.empty());
   CHECK(detect_vendor(d.root, &m) == "hpe");
   // No PowerCycle, GracefulRestart present: reset prefers ForceRestart.
@@ -141,33 +143,40 @@ TEST_CASE("HPE DL325 (iLO 5): vendor from the root, firmware from the manager", 
 TEST_CASE("Dell and Lenovo captures: vendor detection and system ids", "[redfish][mockup]") {
   FP_REQUIRE_MOCKUPS();
   ServiceRoot r;
-  REQUIRE(parse_service_root(must_parse(fptest::mockup("bmclib-dell-idrac/serviceroot.json")), r, nullptr));
+  REQUIRE(parse_service_root(must_parse(fptest::mockup("bmclib-dell-idrac/serviceroot.json")), r,
+                             nullptr));
   CHECK(detect_vendor(r, nullptr) == "dell");
   // Old iDRAC: no Vendor key; Oem and Product tell.
-  REQUIRE(parse_service_root(must_parse(fptest::mockup("sushy-oem-idrac-json_samples/root.json")), r, nullptr));
+  REQUIRE(parse_service_root(must_parse(fptest::mockup("sushy-oem-idrac-json_samples/root.json")),
+                             r, nullptr));
   CHECK(r.vendor.empty());
   CHECK(detect_vendor(r, nullptr) == "dell");
   CHECK(r.sessions == "/redfish/v1/Sessions");
-  REQUIRE(parse_service_root(must_parse(fptest::mockup("bmclib-lenovo-xcc/v1/serviceroot.json")), r, nullptr));
+  REQUIRE(parse_service_root(must_parse(fptest::mockup("bmclib-lenovo-xcc/v1/serviceroot.json")), r,
+                             nullptr));
   CHECK(detect_vendor(r, nullptr) == "lenovo");
 
   SystemInfo s;
-  REQUIRE(parse_system(must_parse(fptest::mockup("bmclib-dell-idrac/systems_embedded.1.json")), s, nullptr));
+  REQUIRE(parse_system(must_parse(fptest::mockup("bmclib-dell-idrac/systems_embedded.1.json")), s,
+                       nullptr));
   CHECK(s.id == "System.Embedded.1");
   CHECK(s.reset_target == "/redfish/v1/Systems/System.Embedded.1/Actions/ComputerSystem.Reset");
   REQUIRE(s.reset_allowed);
-  REQUIRE(parse_system(must_parse(fptest::mockup("bmclib-lenovo-xcc/v1/system.lenovo.json")), s, nullptr));
+  REQUIRE(parse_system(must_parse(fptest::mockup("bmclib-lenovo-xcc/v1/system.lenovo.json")), s,
+                       nullptr));
   CHECK(s.boot.mode == "Legacy");
   REQUIRE(s.reset_allowed);
   CHECK_FALSE(choose_reset_type(Action::Cycle, s.reset_allowed));  // no PowerCycle on XCC
   ManagerInfo m;
-  REQUIRE(parse_manager(must_parse(fptest::mockup("sushy-oem-idrac-json_samples/manager.json")), m, nullptr));
+  REQUIRE(parse_manager(must_parse(fptest::mockup("sushy-oem-idrac-json_samples/manager.json")), m,
+                        nullptr));
   CHECK_FALSE(m.firmware.empty());
 }
 
 TEST_CASE("every shared tree's systems parse with a reset target", "[redfish][mockup]") {
   FP_REQUIRE_MOCKUPS();
-  for (const char* tree : {"dmtf-public-rackmount1", "dmtf-public-bladed", "csm-DL325", "csm-OpenBMC-stock"}) {
+  for (const char* tree :
+       {"dmtf-public-rackmount1", "dmtf-public-bladed", "csm-DL325", "csm-OpenBMC-stock"}) {
     INFO(tree);
     auto d = discover(tree);
     REQUIRE_FALSE(d.infos.empty());
@@ -236,7 +245,8 @@ TEST_CASE("error bodies: @Message.ExtendedInfo messages are surfaced", "[redfish
   auto body = fptest::mockup("sushy-json_samples/error.json");
   REQUIRE(body);
   auto msg = error_message(*body, ParseLimits{});
-  CHECK(msg.find("The value Red for the property IndicatorLED is not in the list") != std::string::npos);
+  CHECK(msg.find("The value Red for the property IndicatorLED is not in the list") !=
+        std::string::npos);
   CHECK(msg.find("read only") != std::string::npos);
   CHECK(error_message("not json", ParseLimits{}).empty());
   CHECK(error_message(R"({"error":{"message":"plain"}})", ParseLimits{}) == "plain");

@@ -39,8 +39,9 @@ class SimProcess {
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_adddup2(&fa, fds[1], 1);
     posix_spawn_file_actions_addclose(&fa, fds[0]);
-    std::vector<std::string> args{bin, "--redfish", "2", "--address-base", "127.22.9.1", "--port", "8443",
-                                  "--state-dir", dir + "/st", "--quiet", "--faults", faults};
+    std::vector<std::string> args{bin,          "--redfish", "2",        "--address-base",
+                                  "127.22.9.1", "--port",    "8443",     "--state-dir",
+                                  dir + "/st",  "--quiet",   "--faults", faults};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
@@ -80,8 +81,8 @@ class SimProcess {
   bool ready_ = false;
 };
 
-Outcome status(const std::string& bmc, std::map<std::string, std::string> vars, redfish::Options o = {},
-               Millis budget = Millis(5000)) {
+Outcome status(const std::string& bmc, std::map<std::string, std::string> vars,
+               redfish::Options o = {}, Millis budget = Millis(5000)) {
   boost::asio::io_context io;
   o.session_linger = Millis(0);
   auto b = redfish::make_backend(io.get_executor(), o);

@@ -117,12 +117,14 @@ class MiniServer {
     res.set(http::field::content_type, "application/json");
     std::string t(rq.target());
     if (t == "/redfish/v1/") {
-      res.body() = R"({"Systems":{"@odata.id":"/redfish/v1/Systems"},"Links":{"Sessions":{"@odata.id":"/redfish/v1/SessionService/Sessions"}}})";
+      res.body() =
+          R"({"Systems":{"@odata.id":"/redfish/v1/Systems"},"Links":{"Sessions":{"@odata.id":"/redfish/v1/SessionService/Sessions"}}})";
     } else if (rq.method() == http::verb::post && t == "/redfish/v1/SessionService/Sessions") {
       ++stats_.sessions;
       res.result(http::status::created);
       res.set("X-Auth-Token", "tok" + std::to_string(stats_.sessions.load()));
-      res.set(http::field::location, "/redfish/v1/SessionService/Sessions/" + std::to_string(stats_.sessions.load()));
+      res.set(http::field::location,
+              "/redfish/v1/SessionService/Sessions/" + std::to_string(stats_.sessions.load()));
       res.body() = "{}";
     } else if (rq.method() == http::verb::delete_) {
       ++stats_.deletes;
@@ -131,10 +133,12 @@ class MiniServer {
       res.result(http::status::unauthorized);
       res.body() = "{}";
     } else if (t == "/redfish/v1/Systems") {
-      res.body() = R"({"Members":[{"@odata.id":"/redfish/v1/Systems/N1"},{"@odata.id":"/redfish/v1/Systems/N2"},
+      res.body() =
+          R"({"Members":[{"@odata.id":"/redfish/v1/Systems/N1"},{"@odata.id":"/redfish/v1/Systems/N2"},
                       {"@odata.id":"/redfish/v1/Systems/N3"},{"@odata.id":"/redfish/v1/Systems/N4"}]})";
     } else if (t.rfind("/redfish/v1/Systems/N", 0) == 0) {
-      res.body() = R"({"@odata.id":")" + t + R"(","PowerState":"On","Pad":")" + std::string(big_body, 'x') + "\"}";
+      res.body() = R"({"@odata.id":")" + t + R"(","PowerState":"On","Pad":")" +
+                   std::string(big_body, 'x') + "\"}";
     } else {
       res.result(http::status::not_found);
       res.body() = "{}";
@@ -188,13 +192,15 @@ std::vector<std::unique_ptr<Op>> run_ops(asio::io_context& io, Backend& b,
 
 }  // namespace
 
-TEST_CASE("wire: four blades on one BMC share at most 2 keep-alive connections", "[redfish][wire]") {
+TEST_CASE("wire: four blades on one BMC share at most 2 keep-alive connections",
+          "[redfish][wire]") {
   asio::io_context io;
   ServerStats stats;
   MiniServer srv(stats);
   srv.start();
   auto b = redfish::make_backend(io.get_executor(), {});  // default: the session lingers
-  auto ops = run_ops(io, *b, {{srv.port, "N1"}, {srv.port, "N2"}, {srv.port, "N3"}, {srv.port, "N4"}});
+  auto ops =
+      run_ops(io, *b, {{srv.port, "N1"}, {srv.port, "N2"}, {srv.port, "N3"}, {srv.port, "N4"}});
   for (int i = 0; i < 1000; ++i) {
     io.run_for(Millis(10));
     bool all = true;
@@ -265,7 +271,9 @@ TEST_CASE("wire: the global connection cap holds across BMCs", "[redfish][wire]"
   // Closed sockets are seen by the server slightly after the client closed them.
   CHECK(max_total <= 2);
   CHECK(s1.accepted + s2.accepted + s3.accepted >= 3);
-  a.stop(); bb.stop(); c.stop();
+  a.stop();
+  bb.stop();
+  c.stop();
 }
 
 TEST_CASE("wire: a server that drops keep-alive connections is handled", "[redfish][wire]") {
@@ -340,7 +348,8 @@ TEST_CASE("wire: refused connection and a silent peer", "[redfish][wire]") {
   CHECK(ops[0]->out.reason.find("refused") != std::string::npos);
   CHECK(ops[1]->calls == 1);
   CHECK(ops[1]->out.error == ErrorKind::Timeout);
-  CHECK(ops[1]->out.reason.find("timed out waiting for the reply to the service root") != std::string::npos);
+  CHECK(ops[1]->out.reason.find("timed out waiting for the reply to the service root") !=
+        std::string::npos);
 }
 
 TEST_CASE("wire: cancellation aborts the socket and completes once", "[redfish][wire]") {
@@ -350,7 +359,8 @@ TEST_CASE("wire: cancellation aborts the socket and completes once", "[redfish][
   auto ops = run_ops(io, *b, {{silent.local_endpoint().port(), ""}}, Millis(10000));
   asio::steady_timer t(io);
   t.expires_after(Millis(100));
-  t.async_wait([&](boost::system::error_code) { ops[0]->sig.emit(asio::cancellation_type::terminal); });
+  t.async_wait(
+      [&](boost::system::error_code) { ops[0]->sig.emit(asio::cancellation_type::terminal); });
   auto t0 = Clock::now();
   io.run_for(std::chrono::seconds(5));
   CHECK(Clock::now() - t0 < std::chrono::seconds(2));

@@ -165,7 +165,7 @@ struct Op {
   asio::cancellation_signal sig;
 };
 
-std::vector<std::unique_ptr<Op>> run_ops(asio::io_context& io, Backend& b,
+std::vector<std::unique_ptr<Op>> run_ops(asio::io_context& /*io*/, Backend& b,
                                          std::vector<std::pair<std::uint16_t, std::string>> targets,
                                          Millis budget = Millis(5000)) {
   std::vector<std::unique_ptr<Op>> ops;

@@ -114,7 +114,7 @@ bool CredentialStore::load_text(const std::string& text, const std::string& name
     CredentialSource s;
     s.name = it->first.Scalar();
     s.line = it->first.Mark().line + 1;
-    const auto& body = it->second;
+    const YAML::Node body = it->second;  // a copy: the iterator yields a temporary
     if (!body.IsMap()) {
       diags->push_back({name, s.line, 0, s.name, "expected a mapping {username, password|password_file|password_env|password_command}", false});
       ok = false;

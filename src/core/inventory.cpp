@@ -242,7 +242,8 @@ class Loader {
       }
       if (k == "bmc" && it->second.IsMap()) {
         // explicit per-host map
-        for (auto b = it->second.begin(); b != it->second.end(); ++b) {
+        const YAML::Node map = it->second;
+        for (auto b = map.begin(); b != map.end(); ++b) {
           if (!b->second.IsScalar()) {
             error(loc_of(b->second), kp + "." + b->first.Scalar(), "expected an address");
             continue;
@@ -294,7 +295,7 @@ class Loader {
         error(g.loc, path, "group defined twice");
         continue;
       }
-      const YAML::Node& body = it->second;
+      const YAML::Node body = it->second;  // a copy: the iterator yields a temporary
       if (body.IsMap()) {
         for (auto b = body.begin(); b != body.end(); ++b) {
           std::string k = b->first.Scalar();
@@ -408,7 +409,8 @@ class Loader {
         error(loc_of(it->second), path, "expected a mapping (feed, phase, max_concurrent_starts, max_watts, min_spacing)");
         continue;
       }
-      for (auto f = it->second.begin(); f != it->second.end(); ++f) {
+      const YAML::Node body = it->second;
+      for (auto f = body.begin(); f != body.end(); ++f) {
         std::string k = f->first.Scalar();
         std::string v = f->second.IsScalar() ? f->second.Scalar() : "";
         Loc l = loc_of(f->second);

@@ -7,7 +7,8 @@
 #
 #   bench/ipmi_peers.sh [-n "50 500 2000"] [-m inproc|fork] [-r 5] [--dead-pct 10]
 #                       [-F 64] [-P 32] [--ops "on status cycle off"] [--timeout SECONDS]
-#                       [--tools "ipmipower ipmipower-F ipmitool fleetpower"] [--raw FILE]
+#                       [--tools "ipmipower ipmipower-F ipmitool fleetpower fleetpower-nowait"]
+#                       [--raw FILE]
 #
 # For every N a fleet is started (in /dev/shm), then R rounds; in each round every tool runs
 # the ops in the order on, status, cycle, off (each op finds the state the previous left; the
@@ -15,6 +16,11 @@
 # Each run is measured by bench/lib/measure around /usr/bin/time -f %M: wall (monotonic),
 # user+sys CPU of the tool and its children (wait4, microseconds), peak RSS (GNU time's %M;
 # for xargs+ipmitool that is the largest single ipmitool, not the sum).
+# fleetpower runs with its defaults ("fleetpower": on/off/cycle verify the end state by polling
+# status) and with --no-wait ("fleetpower-nowait": return once the BMC accepted the action, like
+# ipmipower); both with -o jsonl so that their per-host retransmission counts can be summed
+# ("retx"; ipmipower and ipmitool do not report theirs). With --dead-pct, every tool gets the dead
+# addresses too, and the table shows the maximum wall over the rounds as well.
 # Correctness per run ("ok"): for status, hosts whose reported state is right in the tool's
 # output; for on/off/cycle, live sims whose own event log shows exactly one such request
 # since the run started ("dup" counts sims that logged more than one: an action executed twice).
@@ -33,7 +39,7 @@ DEAD_PCT=0
 FANOUT=64
 XP=32
 OPS="on status cycle off"
-TOOLS="ipmipower ipmipower-F ipmitool fleetpower"
+TOOLS="ipmipower ipmipower-F ipmitool fleetpower fleetpower-nowait"
 TIMEOUT=
 RAW=
 
@@ -49,7 +55,7 @@ while (($#)); do
     --tools) TOOLS=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --raw) RAW=$2; shift 2 ;;
-    -h | --help) sed -n '3,24p' "$0"; exit 0 ;;
+    -h | --help) sed -n '3,30p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -59,13 +65,14 @@ for t in ipmi_sim ipmipower ipmitool; do
 done
 if ((DEAD_PCT > 0)) && [[ -z $TIMEOUT ]]; then TIMEOUT=5; fi
 FLEETPOWER=${FLEETPOWER:-}
-if [[ " $TOOLS " == *" fleetpower "* ]] && [[ -z $FLEETPOWER || ! -x $FLEETPOWER ]]; then
-    echo "bench: \$FLEETPOWER not set or not executable: fleetpower column skipped" >&2
-    TOOLS=${TOOLS/fleetpower/}
+if [[ " $TOOLS " == *" fleetpower"* ]] && [[ -z $FLEETPOWER || ! -x $FLEETPOWER ]]; then
+    echo "bench: \$FLEETPOWER not set or not executable: fleetpower columns skipped" >&2
+    TOOLS=$(tr ' ' '\n' <<<"$TOOLS" | grep -v '^fleetpower' | paste -sd' ')
 fi
+LOAD_START=$(cut -d' ' -f1-3 /proc/loadavg)
 
 WORK=$(mktemp -d -p /dev/shm fp-bench-ipmi.XXXXXX 2>/dev/null || mktemp -d)
-if [[ " $TOOLS " == *" fleetpower "* ]]; then
+if [[ " $TOOLS " == *" fleetpower"* ]]; then
     # A private copy: a rebuild during the run must not change (or break) the binary measured.
     cp "$FLEETPOWER" "$WORK/fleetpower"
     FP_VERSION=$("$WORK/fleetpower" --version 2>&1 | head -1 || true)
@@ -83,7 +90,7 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 RAW=${RAW:-$WORK/raw.tsv}
-printf 'n\tmodel\tdead\top\ttool\tround\twall\tcpu\trss_kb\tok\tlive\tdup\trc\n' >"$RAW"
+printf 'n\tmodel\tdead\top\ttool\tround\twall\tcpu\trss_kb\tok\tlive\tdup\trc\tretx\n' >"$RAW"
 
 log() { echo "bench: $*" >&2; }
 
@@ -109,9 +116,11 @@ tool_cmd() {
     ipmitool) CMD=(xargs -a "$WORK/hosts.txt" -P "$XP" -I{} ipmitool -I lanplus -C 3 -U admin -E
                    "${ito[@]}" -H {} chassis power "$iop") ;;
     fleetpower) CMD=("$FLEETPOWER" -i "$D/inventory.yaml" --credentials "$D/credentials.yaml"
-                     "${fto[@]}" "${FP_YES[@]}" --expand "$fop" @sim) ;;
+                     "${fto[@]}" "${FP_YES[@]}" -o jsonl "$fop" @sim) ;;
+    fleetpower-nowait) CMD=("$FLEETPOWER" -i "$D/inventory.yaml" --credentials "$D/credentials.yaml"
+                     "${fto[@]}" "${FP_YES[@]}" -o jsonl --no-wait "$fop" @sim) ;;
     esac
-    if [[ $tool == fleetpower && $DEAD -gt 0 ]]; then
+    if [[ $tool == fleetpower* && $DEAD -gt 0 ]]; then
         CMD+=(@sim-dead)
     fi
 }
@@ -122,7 +131,7 @@ status_ok() {
     case $tool in
     ipmipower*) grep -cE "^[0-9.]+: $want\$" "$out" || true ;;
     ipmitool) grep -c "^Chassis Power is $want\$" "$out" || true ;;
-    fleetpower) grep -cE "^sim[0-9]+: $want\$" "$out" || true ;;
+    fleetpower*) grep -E '^\{"host":"sim[0-9]+",' "$out" | grep -c "\"ok\":true,\"result\":\"$want\",\"state\":\"$want\"" || true ;;
     esac
 }
 
@@ -136,7 +145,7 @@ action_ok() {
 }
 
 run_one() {
-    local tool=$1 op=$2 round=$3 want=$4 mark tf of wall u s rss rc ok dup
+    local tool=$1 op=$2 round=$3 want=$4 mark tf of wall u s rss rc ok dup retx=-
     tool_cmd "$tool" "$op"
     tf=$WORK/time.out
     of=$WORK/run.out
@@ -149,13 +158,16 @@ run_one() {
     else
         read -r ok dup < <(action_ok "$op" "$mark")
     fi
-    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$MODEL" "$DEAD" "$op" "$tool" "$round" \
-        "$wall" "$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')" "$rss" "$ok" "$LIVE" "$dup" "$rc" >>"$RAW"
+    if [[ $tool == fleetpower* ]]; then
+        retx=$(grep -o '"retransmits":[0-9]*' "$of" | awk -F: '{ s += $2 } END { print s + 0 }')
+    fi
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$MODEL" "$DEAD" "$op" "$tool" "$round" \
+        "$wall" "$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')" "$rss" "$ok" "$LIVE" "$dup" "$rc" "$retx" >>"$RAW"
     if [[ $rc != 0 && -s $WORK/run.err ]]; then
         cp "$WORK/run.err" "$WORK/failed-$N-$tool-$op-$round.err"
         log "  $tool exited $rc: $(head -c 300 "$WORK/run.err" | head -2 | tr '\n' ' ')"
     fi
-    log "N=$N $tool $op round $round: ${wall}s wall, $(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')s cpu, ${rss}KB, ok $ok/$LIVE dup $dup rc $rc"
+    log "N=$N $tool $op round $round: ${wall}s wall, $(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')s cpu, ${rss}KB, ok $ok/$LIVE dup $dup rc $rc retx $retx"
 }
 
 # Put every live sim in a known state, outside any measurement (chunked: ipmipower drops
@@ -202,12 +214,13 @@ done
 
 # ---- table ---------------------------------------------------------------------------------
 echo
-echo "ipmi_sim fleet, $MODEL power model, $ROUNDS rounds, medians (ok: minimum over rounds)," \
-    "load average at end: $(cut -d' ' -f1-3 /proc/loadavg)"
+echo "ipmi_sim fleet, $MODEL power model, $DEAD_PCT% dead addresses${TIMEOUT:+, timeout ${TIMEOUT}s}," \
+    "$ROUNDS rounds, medians (ok: minimum over rounds); load average (1/5/15 min) at start: $LOAD_START," \
+    "at end: $(cut -d' ' -f1-3 /proc/loadavg)"
 echo
 [[ -n ${FP_VERSION:-} ]] && echo "fleetpower: $FP_VERSION (sha256 $FP_SUM...)" && echo
-echo "| N | dead | op | tool | wall s | CPU s | peak RSS MB | ok/live | dup | rc≠0 | wall vs ipmipower | CPU vs ipmipower |"
-echo "|---|---|---|---|---|---|---|---|---|---|---|---|"
+echo "| N | dead | op | tool | wall s | max wall s | CPU s | peak RSS MB | retx | ok/live | dup | rc≠0 | wall vs ipmipower | CPU vs ipmipower | RSS vs ipmipower |"
+echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 awk -F'\t' -v tools="$TOOLS" -v ops="$OPS" -v fan="$FANOUT" -v xp="$XP" '
 function median(arr, n,   i, j, t) {
     for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
@@ -217,7 +230,8 @@ NR == 1 { next }
 {
     k = $1 SUBSEP $4 SUBSEP $5
     c = ++cnt[k]
-    W[k, c] = $7; C[k, c] = $8; R[k, c] = $9
+    W[k, c] = $7; C[k, c] = $8; R[k, c] = $9; X[k, c] = $14
+    if ($7 > wmax[k]) wmax[k] = $7
     if (!(k in okmin) || $10 < okmin[k]) okmin[k] = $10
     if ($12 > dup[k]) dup[k] = $12; live[k] = $11; dead[k] = $3; if ($13 != 0) bad[k]++
     if (!($1 in seen_n)) { seen_n[$1] = 1; norder[++nn] = $1 }
@@ -228,19 +242,22 @@ END {
         if (index(" " ops " ", " " O[b] " ") == 0) continue
         base = norder[a] SUBSEP O[b] SUBSEP "ipmipower"
         if (base in cnt) {
-            n = cnt[base]; for (i = 1; i <= n; i++) { w[i] = W[base, i]; cc[i] = C[base, i] }
-            bw = median(w, n); bc = median(cc, n)
-        } else { bw = 0; bc = 0 }
+            n = cnt[base]; for (i = 1; i <= n; i++) { w[i] = W[base, i]; cc[i] = C[base, i]; r[i] = R[base, i] }
+            bw = median(w, n); bc = median(cc, n); br = median(r, n)
+        } else { bw = 0; bc = 0; br = 0 }
         for (t = 1; t <= nt; t++) {
             k = norder[a] SUBSEP O[b] SUBSEP T[t]
             if (!(k in cnt)) continue
             n = cnt[k]
-            for (i = 1; i <= n; i++) { w[i] = W[k, i]; cc[i] = C[k, i]; r[i] = R[k, i] }
-            mw = median(w, n); mc = median(cc, n); mr = median(r, n) / 1024
+            for (i = 1; i <= n; i++) { w[i] = W[k, i]; cc[i] = C[k, i]; r[i] = R[k, i]; x[i] = X[k, i] }
+            mw = median(w, n); mc = median(cc, n); mr0 = median(r, n); mr = mr0 / 1024
+            mx = (x[1] == "-") ? "-" : sprintf("%d", median(x, n))
             rw = (bw > 0) ? sprintf("%.2fx", mw / bw) : "-"
             rc = (bc > 0) ? sprintf("%.2fx", mc / bc) : "-"
+            rr = (br > 0) ? sprintf("%.3fx", mr0 / br) : "-"
             label = T[t]; if (label == "ipmipower-F") label = "ipmipower -F " fan; if (label == "ipmitool") label = "ipmitool xargs -P " xp
-            printf "| %s | %s | %s | %s | %.3f | %.3f | %.1f | %d/%d | %d | %d | %s | %s |\n", norder[a], dead[k], O[b], label, mw, mc, mr, okmin[k], live[k], dup[k], bad[k], rw, rc
+            if (label == "fleetpower") label = "fleetpower (defaults, verifies)"; if (label == "fleetpower-nowait") label = "fleetpower --no-wait"
+            printf "| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.1f | %s | %d/%d | %d | %d | %s | %s | %s |\n", norder[a], dead[k], O[b], label, mw, wmax[k], mc, mr, mx, okmin[k], live[k], dup[k], bad[k], rw, rc, rr
         }
     }
 }' "$RAW"

@@ -39,6 +39,7 @@ void setup_list(CLI::App& app, Globals& g, CommandFn* run) {
       names.reserve(l.targets.size());
       for (auto* t : l.targets) names.push_back(t->name);
       if (g.expand) {
+        hostlist::sort_unique(&names);  // nodeset -e order
         for (auto& n : names) std::cout << n << '\n';
       } else {
         std::cout << hostlist::fold(names) << '\n';

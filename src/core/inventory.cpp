@@ -753,22 +753,32 @@ bool resolve_selection(const Inventory& inv, const Selection& sel, std::vector<c
   auto names_of = [&](const std::string& expr, std::vector<std::string>* names) -> bool {
     std::vector<std::string> unknown;
     // comma-separated top level may mix @groups and hostlists: split respecting brackets
-    std::vector<std::string> parts;
+    // Split at top-level commas, keeping each part's column for error messages.
+    std::vector<std::pair<std::string, std::size_t>> parts;
     int depth = 0;
     std::string cur;
-    for (char c : expr) {
+    std::size_t cur_start = 0;
+    for (std::size_t i = 0; i < expr.size(); ++i) {
+      char c = expr[i];
       if (c == '[') ++depth;
       if (c == ']') --depth;
       if (c == ',' && depth == 0) {
-        parts.push_back(cur);
+        parts.emplace_back(cur, cur_start);
         cur.clear();
+        cur_start = i + 1;
       } else {
         cur += c;
       }
     }
-    parts.push_back(cur);
-    for (auto& p : parts) {
-      if (p.empty()) continue;
+    parts.emplace_back(cur, cur_start);
+    for (auto& [raw, offset] : parts) {
+      std::string p = raw;
+      std::size_t lead = p.find_first_not_of(" \t");
+      if (lead == std::string::npos) {
+        *err = fmt::format("empty element at column {} of '{}'", offset + 1, expr);
+        return false;
+      }
+      p = p.substr(lead, p.find_last_not_of(" \t") - lead + 1);
       if (p[0] == '@') {
         std::string g = p.substr(1);
         if (g == "all") {
@@ -790,7 +800,7 @@ bool resolve_selection(const Inventory& inv, const Selection& sel, std::vector<c
       std::vector<std::string> expanded;
       hostlist::Error e;
       if (!hostlist::expand(p, &expanded, &e)) {
-        *err = fmt::format("bad hostlist '{}' at column {}: {}", p, e.column, e.message);
+        *err = fmt::format("bad hostlist '{}' at column {}: {}", expr, e.column + offset + lead, e.message);
         return false;
       }
       for (auto& n : expanded) {

@@ -55,6 +55,26 @@ check "Ctrl-C exits 130 (got $rc)" test "$rc" = 130
 check "Ctrl-C prints what was done" contains "$T/int.out" "node[001-040]: on"
 check "in-flight hosts reported interrupted, naming the step" contains "$T/int.out" "node[085-086]: interrupted: waiting for"
 
+# Ctrl-C during a state change: the audit log and the journal keep a line for every host
+# that finished or was interrupted, and the run can be resumed.
+export XDG_STATE_HOME=$T/state
+set +e
+"$FLEETPOWER" -i "$INV" --audit-log "$T/audit.log" on @compute --yes -t 30s >"$T/int2.out" 2>"$T/int2.err" &
+pid=$!
+FP_PIDS+=("$pid")
+sleep 2
+kill -INT "$pid"
+wait "$pid"; rc=$?
+set -e
+check_eq "Ctrl-C of a power-on exits 130" "$rc" 130
+check_eq "audit: one line per host, interrupted ones included" "$(grep -c '"action":"on"' "$T/audit.log")" 86
+check_eq "audit: the two hung hosts are recorded as interrupted" "$(grep -c '"outcome":"interrupted' "$T/audit.log")" 2
+run_id=$(sed -n "s/.*'fleetpower resume \([^']*\)'.*/\1/p" "$T/int2.err")
+check "the interrupted run names its id" test -n "$run_id"
+check "its journal has an end line" grep -q '"type":"end"' "$XDG_STATE_HOME/fleetpower/runs/$run_id.jsonl"
+expect_rc 3 "resume retries only what did not succeed" "$FLEETPOWER" -i "$INV" --audit-log "$T/audit.log" resume "$run_id" -t 1s
+check "resume acted on the 6 failed hosts only" test "$(grep -c . "$T/out")" = 2
+
 # Inventory errors: file, line, key; exit 2
 cat >"$T/bad.yaml" <<'YAML'
 defaults: { protocol: ipmi }

@@ -151,6 +151,20 @@ TEST_CASE("selection: groups, hostlists, exclusions, typos", "[inventory]") {
   CHECK(err.find("node[041-050]") != std::string::npos);
 
   s = {};
+  s.include = {"node001,,node002"};
+  CHECK_FALSE(resolve_selection(inv, s, &out, &err));
+  CHECK(err == "empty element at column 9 of 'node001,,node002'");
+  s.include = {"node001,node[3-1]"};
+  CHECK_FALSE(resolve_selection(inv, s, &out, &err));
+  // The column counts from the start of the whole argument, inside the second element.
+  auto at = err.find("at column ");
+  REQUIRE(at != std::string::npos);
+  CHECK(std::stoi(err.substr(at + 10)) >= 14);
+  s.include = {"node001, @gpu"};
+  REQUIRE(resolve_selection(inv, s, &out, &err));
+  CHECK(out.size() == 5);
+
+  s = {};
   s.include = {"@rakc1"};
   CHECK_FALSE(resolve_selection(inv, s, &out, &err));
   CHECK(err.find("did you mean @rack1") != std::string::npos);

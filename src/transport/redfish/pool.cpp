@@ -204,6 +204,8 @@ class Connection : public std::enable_shared_from_this<Connection> {
     idle_it_ = it;
     in_idle_ = true;
   }
+  /// The budget has already erased this connection's idle-list entry (eviction).
+  void forget_idle_entry() { in_idle_ = false; }
 
  private:
   beast::tcp_stream& lowest() { return plain_ ? *plain_ : beast::get_lowest_layer(*tls_stream_); }
@@ -517,11 +519,13 @@ bool ConnBudget::try_acquire() {
     ++used_;
     return true;
   }
-  // Evict the least recently used idle connection of any endpoint.
+  // Evict the least recently used idle connection of any endpoint.  The entry is erased here,
+  // so the connection must forget its iterator before close() (which would erase it again).
   while (!idle_.empty()) {
     auto c = idle_.front().lock();
     idle_.pop_front();
     if (!c) continue;
+    c->forget_idle_entry();
     c->close();  // releases its slot through Endpoint::on_closed
     if (used_ < max_) {
       ++used_;

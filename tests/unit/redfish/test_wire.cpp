@@ -367,3 +367,73 @@ TEST_CASE("wire: cancellation aborts the socket and completes once", "[redfish][
   CHECK(ops[0]->calls == 1);
   CHECK(ops[0]->out.error == ErrorKind::Interrupted);
 }
+
+namespace {
+// Runs the loop until every op completed once (or ~10 s passed).
+void run_until_done(asio::io_context& io, const std::vector<std::unique_ptr<Op>>& ops) {
+  for (int i = 0; i < 1000; ++i) {
+    io.run_for(Millis(10));
+    bool all = true;
+    for (auto& op : ops) all = all && op->calls == 1;
+    if (all) break;
+  }
+}
+}  // namespace
+
+// Regression: at the global cap, making room by evicting an idle keep-alive connection of another
+// BMC erased that connection's idle-list entry twice (a crash with more BMCs than the cap).
+TEST_CASE("wire: at the global cap idle connections of other BMCs are evicted",
+          "[redfish][wire]") {
+  asio::io_context io;
+  std::vector<std::unique_ptr<ServerStats>> stats;
+  std::vector<std::unique_ptr<MiniServer>> srv;
+  for (int i = 0; i < 6; ++i) {
+    stats.push_back(std::make_unique<ServerStats>());
+    srv.push_back(std::make_unique<MiniServer>(*stats.back()));
+    srv.back()->delay = Millis(5);
+    srv.back()->start();
+  }
+  redfish::Options o;  // default session linger: finished BMCs keep an idle connection
+  o.max_conns_total = 2;
+  auto b = redfish::make_backend(io.get_executor(), o);
+  auto open_total = [&] {
+    int n = 0;
+    for (auto& s : stats) n += s->open;
+    return n;
+  };
+  // Wave 1 fills the cap with two BMCs whose connections then sit idle.
+  auto w1 = run_ops(io, *b, {{srv[0]->port, "N1"}, {srv[1]->port, "N2"}});
+  run_until_done(io, w1);
+  for (auto& op : w1) {
+    INFO(op->out.reason);
+    CHECK(op->calls == 1);
+    CHECK(op->out.result == "on");
+  }
+  // Wave 2: four more BMCs than the cap allows; each needs an idle connection evicted.
+  auto w2 = run_ops(io, *b,
+                    {{srv[2]->port, "N1"},
+                     {srv[3]->port, "N2"},
+                     {srv[4]->port, "N3"},
+                     {srv[5]->port, "N4"},
+                     {srv[0]->port, "N2"}});
+  int max_total = 0;
+  for (int i = 0; i < 1000; ++i) {
+    io.run_for(Millis(5));
+    max_total = std::max(max_total, open_total());
+    bool all = true;
+    for (auto& op : w2) all = all && op->calls == 1;
+    if (all) break;
+  }
+  for (auto& op : w2) {
+    INFO(op->out.reason);
+    CHECK(op->calls == 1);
+    CHECK(op->out.result == "on");
+  }
+  for (int i = 2; i < 6; ++i) CHECK(stats[i]->accepted >= 1);
+  // Servers see a close slightly after the client did it: allow one in-flight close.
+  CHECK(max_total <= 3);
+  b->shutdown();
+  io.restart();
+  io.run_for(std::chrono::seconds(5));
+  for (auto& s : srv) s->stop();
+}

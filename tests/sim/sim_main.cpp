@@ -5,8 +5,14 @@
 #include <cstring>
 #include <string>
 #include <string_view>
+#include <thread>
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
 
 #include "sim.hpp"
+#include "sim_ipmi.hpp"
 
 namespace {
 
@@ -41,6 +47,17 @@ listens; runs until SIGTERM/SIGINT.
   --idle-timeout DUR      keep-alive idle timeout (default 60s)
   --hang-timeout DUR      how long hung connections are held (default 10m)
   --quiet                 no start-up line on stderr
+
+IPMI 2.0 personality (RMCP+, cipher suites 3 and 17; see README):
+  --ipmi N                number of IPMI BMCs (0..20000); with --redfish 0 (or no --redfish)
+                          the process is IPMI-only and --inventory-out/--credentials-out
+                          describe the IPMI fleet
+  --ipmi-address-base A   first address (default 127.24.0.1), one UDP socket per BMC
+  --ipmi-port P           UDP port (default 623)
+  --ipmi-faults SPEC      e.g. "2:hang,3:latency=2s,4:busy=2,5:wrong-sid,6:bad-integrity,*:dup-exec"
+  --ipmi-inventory-out F  with --redfish M too: the IPMI inventory (and --ipmi-credentials-out)
+  --ipmi-cycle-delay DUR  power cycle: off, then on after DUR (default 1s)
+  --ipmi-initial-power P  on | off (default off)
 )";
 
 bool need(int& i, int argc, char** argv, std::string* out) {
@@ -57,6 +74,9 @@ bool need(int& i, int argc, char** argv, std::string* out) {
 int main(int argc, char** argv) {
   using namespace fleetpower::sim;
   Config cfg;
+  IpmiConfig icfg;
+  bool redfish_given = false;
+  std::string ipmi_inv, ipmi_cred;
   std::string v;
   auto dur = [&](const char* opt, Millis* out) {
     if (!parse_duration(v, out)) {
@@ -99,8 +119,36 @@ int main(int argc, char** argv) {
       std::fputs(kUsage, stdout);
       return 0;
     } else if (a == "--redfish") {
-      if (!val() || !num("--redfish", 1, 20000, &n)) return 2;
+      if (!val() || !num("--redfish", 0, 20000, &n)) return 2;
       cfg.count = static_cast<std::size_t>(n);
+      redfish_given = true;
+    } else if (a == "--ipmi") {
+      if (!val() || !num("--ipmi", 0, 20000, &n)) return 2;
+      icfg.count = static_cast<std::size_t>(n);
+    } else if (a == "--ipmi-address-base") {
+      if (!val()) return 2;
+      icfg.address_base = v;
+    } else if (a == "--ipmi-port") {
+      if (!val() || !num("--ipmi-port", 1, 65535, &n)) return 2;
+      icfg.port = static_cast<unsigned>(n);
+    } else if (a == "--ipmi-faults") {
+      if (!val()) return 2;
+      icfg.faults = v;
+    } else if (a == "--ipmi-inventory-out") {
+      if (!val()) return 2;
+      ipmi_inv = v;
+    } else if (a == "--ipmi-credentials-out") {
+      if (!val()) return 2;
+      ipmi_cred = v;
+    } else if (a == "--ipmi-cycle-delay") {
+      if (!val() || !dur("--ipmi-cycle-delay", &icfg.cycle_delay)) return 2;
+    } else if (a == "--ipmi-initial-power") {
+      if (!val()) return 2;
+      if (v != "on" && v != "off") {
+        std::fprintf(stderr, "fleetpower-sim: --ipmi-initial-power on|off\n");
+        return 2;
+      }
+      icfg.initial_power = v;
     } else if (a == "--address-base") {
       if (!val()) return 2;
       cfg.address_base = v;
@@ -162,16 +210,53 @@ int main(int argc, char** argv) {
       return 2;
     }
   }
-  if (cfg.count == 0 || cfg.state_dir.empty()) {
+  (void)redfish_given;
+  if ((cfg.count == 0 && icfg.count == 0) || cfg.state_dir.empty()) {
     std::fputs(kUsage, stderr);
     return 2;
   }
   if (const char* pw = std::getenv("FLEETPOWER_SIM_PASSWORD"); pw && *pw) cfg.password = pw;
+  if (icfg.count > 0) {
+    icfg.state_dir = cfg.state_dir;
+    icfg.username = cfg.username;
+    icfg.password = cfg.password;
+    icfg.quiet = cfg.quiet;
+    if (cfg.count == 0) {
+      icfg.inventory_out = cfg.inventory_out;
+      icfg.credentials_out = cfg.credentials_out;
+      return run_ipmi_server(icfg);
+    }
+    // Both personalities: the IPMI BMCs get their own loop thread (the Redfish loop is owned
+    // by run_server); sockets are bound before the Redfish side reports "ready".
+    icfg.inventory_out = ipmi_inv;
+    icfg.credentials_out = ipmi_cred;
+    if (cfg.password.empty()) {
+      std::fprintf(stderr,
+                   "fleetpower-sim: --redfish with --ipmi needs $FLEETPOWER_SIM_PASSWORD (one "
+                   "password for both)\n");
+      return 2;
+    }
+  }
   std::vector<FaultRule> rules;
   std::string err;
   if (!parse_faults(cfg.faults, &rules, &err)) {
     std::fprintf(stderr, "fleetpower-sim: --faults: %s\n", err.c_str());
     return 2;
   }
-  return run_server(cfg);
+  if (icfg.count == 0) return run_server(cfg);
+  boost::asio::io_context ioc(1);
+  auto ipmi = ipmi_start(ioc, icfg, &err);
+  if (!ipmi) {
+    std::fprintf(stderr, "fleetpower-sim: %s\n", err.c_str());
+    return 1;
+  }
+  auto guard = boost::asio::make_work_guard(ioc);
+  std::thread t([&ioc]() { ioc.run(); });
+  int rc = run_server(cfg);
+  boost::asio::post(ioc, [&]() {
+    ipmi_stop(*ipmi);
+    ioc.stop();
+  });
+  t.join();
+  return rc;
 }

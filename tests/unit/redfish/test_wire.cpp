@@ -382,8 +382,7 @@ void run_until_done(asio::io_context& io, const std::vector<std::unique_ptr<Op>>
 
 // Regression: at the global cap, making room by evicting an idle keep-alive connection of another
 // BMC erased that connection's idle-list entry twice (a crash with more BMCs than the cap).
-TEST_CASE("wire: at the global cap idle connections of other BMCs are evicted",
-          "[redfish][wire]") {
+TEST_CASE("wire: at the global cap idle connections of other BMCs are evicted", "[redfish][wire]") {
   asio::io_context io;
   std::vector<std::unique_ptr<ServerStats>> stats;
   std::vector<std::unique_ptr<MiniServer>> srv;

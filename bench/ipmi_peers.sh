@@ -159,7 +159,7 @@ run_one() {
         read -r ok dup < <(action_ok "$op" "$mark")
     fi
     if [[ $tool == fleetpower* ]]; then
-        retx=$(grep -o '"retransmits":[0-9]*' "$of" | awk -F: '{ s += $2 } END { print s + 0 }')
+        retx=$({ grep -o '"retransmits":[0-9]*' "$of" || true; } | awk -F: '{ s += $2 } END { print s + 0 }')
     fi
     printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$N" "$MODEL" "$DEAD" "$op" "$tool" "$round" \
         "$wall" "$(awk -v u="$u" -v s="$s" 'BEGIN{printf "%.3f", u+s}')" "$rss" "$ok" "$LIVE" "$dup" "$rc" "$retx" >>"$RAW"

@@ -106,7 +106,8 @@ bool changes_state(Action a) {
 bool confirm(const std::string& command, const std::vector<const Target*>& targets) {
   std::vector<std::string> names;
   for (auto* t : targets) names.push_back(t->name);
-  std::cerr << fmt::format("About to {} {} targets: {}\nProceed? [y/N] ", command, targets.size(), hostlist::fold(names));
+  std::cerr << fmt::format("About to run '{}' on {} targets: {}\nProceed? [y/N] ", command, targets.size(),
+                           hostlist::fold(names));
   std::string answer;
   if (!std::getline(std::cin, answer)) return false;
   return answer == "y" || answer == "Y" || answer == "yes";

@@ -75,6 +75,14 @@ check "its journal has an end line" grep -q '"type":"end"' "$XDG_STATE_HOME/flee
 expect_rc 3 "resume retries only what did not succeed" "$FLEETPOWER" -i "$INV" --audit-log "$T/audit.log" resume "$run_id" -t 1s
 check "resume acted on the 6 failed hosts only" test "$(grep -c . "$T/out")" = 2
 
+# On a terminal a large destructive action asks first (script(1) provides the terminal).
+printf 'n\n' | script -qec "'$FLEETPOWER' -i '$INV' --audit-log '$T/tty.log' off @rack1" /dev/null >"$T/tty.out" 2>&1 || true
+check "on a terminal it asks, naming the hosts" grep -q "About to run 'off' on 40 targets: node\[001-040\]" "$T/tty.out"
+check "answering no does nothing" test ! -s "$T/tty.log"
+printf 'y\n' | script -qec "'$FLEETPOWER' -i '$INV' --audit-log '$T/tty.log' off @rack1" /dev/null >"$T/tty.out" 2>&1 || true
+check_eq "answering yes acts on all 40" "$(grep -c '"action":"off"' "$T/tty.log")" 40
+check "a progress line is drawn on the terminal" grep -q "done, 0 failed" "$T/tty.out"
+
 # Inventory errors: file, line, key; exit 2
 cat >"$T/bad.yaml" <<'YAML'
 defaults: { protocol: ipmi }

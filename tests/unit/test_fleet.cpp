@@ -12,35 +12,13 @@
 #include "core/scheduler.hpp"
 #include "core/test_backend.hpp"
 #include "core/waves.hpp"
+#include "support/test_fleet.hpp"
 
 using namespace fleetpower;
 using namespace std::chrono_literals;
 
 namespace {
-struct Fleet {
-  std::vector<Target> targets;
-  Credential cred{"none", "", Secret(), Secret()};
-  explicit Fleet(std::size_t n, const std::map<std::string, std::string>& vars = {}) {
-    for (std::size_t i = 0; i < n; ++i) {
-      Target t;
-      t.name = fmt::format("n{:03}", i);
-      t.protocol = "test";
-      t.vars = vars;
-      targets.push_back(t);
-    }
-  }
-  std::vector<Job> jobs(Action a) const {
-    std::vector<Job> out;
-    for (auto& t : targets) {
-      Job j;
-      j.target = &t;
-      j.credential = &cred;
-      j.request.action = a;
-      out.push_back(j);
-    }
-    return out;
-  }
-};
+using Fleet = testing::TestFleet;
 
 FleetOptions fast() {
   FleetOptions o;

@@ -9,37 +9,17 @@
 
 #include "core/scheduler.hpp"
 #include "core/test_backend.hpp"
+#include "support/test_fleet.hpp"
 
 using namespace fleetpower;
 using namespace std::chrono_literals;
 
 namespace {
-struct Fleet {
-  std::vector<Target> targets;
-  Credential cred{"none", "", Secret(), Secret()};
-  std::vector<Job> jobs(Action a = Action::Status) const {
-    std::vector<Job> out;
-    for (auto& t : targets) {
-      Job j;
-      j.target = &t;
-      j.credential = &cred;
-      j.request.action = a;
-      out.push_back(j);
-    }
-    return out;
-  }
-};
+using Fleet = testing::TestFleet;
 
 Fleet make_fleet(std::size_t n, std::size_t hang_every = 0) {
-  Fleet f;
-  f.targets.reserve(n);
-  for (std::size_t i = 0; i < n; ++i) {
-    Target t;
-    t.name = fmt::format("n{:05}", i);
-    t.protocol = "test";
-    if (hang_every && i % hang_every == 0) t.vars["test_hang"] = "true";
-    f.targets.push_back(std::move(t));
-  }
+  Fleet f(n, {}, 5);
+  for (std::size_t i = 0; hang_every && i < n; i += hang_every) f.targets[i].vars["test_hang"] = "true";
   return f;
 }
 

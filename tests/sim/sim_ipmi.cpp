@@ -158,12 +158,12 @@ std::string yaml_quote(const std::string& s) {
 // Fault knobs (--ipmi-faults): "IDX[-IDX]|*:knob[+knob],..."
 
 struct IpmiFaults {
-  bool hang = false;        ///< no answer at all
-  Millis latency{0};        ///< slow answer
-  long busy = 0;            ///< first K in-session commands answer 0xC0 (-1: all)
-  bool wrong_sid = false;   ///< replies carry a wrong session id
+  bool hang = false;           ///< no answer at all
+  Millis latency{0};           ///< slow answer
+  long busy = 0;               ///< first K in-session commands answer 0xC0 (-1: all)
+  bool wrong_sid = false;      ///< replies carry a wrong session id
   bool bad_integrity = false;  ///< replies carry corrupted integrity data
-  bool dup_exec = false;    ///< execute retransmitted requests again (no reply cache)
+  bool dup_exec = false;       ///< execute retransmitted requests again (no reply cache)
   std::string describe() const {
     std::string s;
     auto add = [&](const std::string& k) { s += (s.empty() ? "" : "+") + k; };
@@ -183,7 +183,8 @@ bool parse_ipmi_faults(const std::string& spec, std::size_t n, std::vector<IpmiF
   std::size_t pos = 0;
   while (pos < spec.size()) {
     std::size_t comma = spec.find(',', pos);
-    std::string item = spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
+    std::string item =
+        spec.substr(pos, comma == std::string::npos ? std::string::npos : comma - pos);
     pos = comma == std::string::npos ? spec.size() : comma + 1;
     if (item.empty()) continue;
     auto colon = item.find(':');
@@ -294,7 +295,7 @@ struct Bmc {
   std::unique_ptr<asio::steady_timer> power_timer;
   Clock::time_point identify_until{};
   bool identify_forever = false;
-  std::uint8_t last_event = 0;  ///< Get Chassis Status byte 2
+  std::uint8_t last_event = 0;         ///< Get Chassis Status byte 2
   std::map<std::uint8_t, Bytes> boot;  ///< boot option parameter -> data
   std::array<std::uint8_t, 16> guid{};
   std::map<std::uint32_t, Session> sessions;
@@ -303,30 +304,46 @@ struct Bmc {
 
 const char* chassis_control_name(std::uint8_t c) {
   switch (c) {
-    case 0: return "power_down";
-    case 1: return "power_up";
-    case 2: return "power_cycle";
-    case 3: return "hard_reset";
-    case 4: return "diag_interrupt";
-    case 5: return "soft_shutdown";
+    case 0:
+      return "power_down";
+    case 1:
+      return "power_up";
+    case 2:
+      return "power_cycle";
+    case 3:
+      return "hard_reset";
+    case 4:
+      return "diag_interrupt";
+    case 5:
+      return "soft_shutdown";
   }
   return "unknown";
 }
 
 const char* cmd_name(std::uint8_t netfn, std::uint8_t cmd) {
   if (netfn == IPMI_NET_FN_APP_RQ) switch (cmd) {
-      case IPMI_CMD_GET_DEVICE_ID: return "get_device_id";
-      case IPMI_CMD_GET_CHANNEL_AUTHENTICATION_CAPABILITIES: return "get_channel_auth_caps";
-      case IPMI_CMD_SET_SESSION_PRIVILEGE_LEVEL: return "set_session_privilege";
-      case IPMI_CMD_CLOSE_SESSION: return "close_session";
-      case IPMI_CMD_GET_CHANNEL_CIPHER_SUITES: return "get_channel_cipher_suites";
+      case IPMI_CMD_GET_DEVICE_ID:
+        return "get_device_id";
+      case IPMI_CMD_GET_CHANNEL_AUTHENTICATION_CAPABILITIES:
+        return "get_channel_auth_caps";
+      case IPMI_CMD_SET_SESSION_PRIVILEGE_LEVEL:
+        return "set_session_privilege";
+      case IPMI_CMD_CLOSE_SESSION:
+        return "close_session";
+      case IPMI_CMD_GET_CHANNEL_CIPHER_SUITES:
+        return "get_channel_cipher_suites";
     }
   if (netfn == IPMI_NET_FN_CHASSIS_RQ) switch (cmd) {
-      case IPMI_CMD_GET_CHASSIS_STATUS: return "get_chassis_status";
-      case IPMI_CMD_CHASSIS_CONTROL: return "chassis_control";
-      case IPMI_CMD_CHASSIS_IDENTIFY: return "chassis_identify";
-      case IPMI_CMD_SET_SYSTEM_BOOT_OPTIONS: return "set_boot_options";
-      case IPMI_CMD_GET_SYSTEM_BOOT_OPTIONS: return "get_boot_options";
+      case IPMI_CMD_GET_CHASSIS_STATUS:
+        return "get_chassis_status";
+      case IPMI_CMD_CHASSIS_CONTROL:
+        return "chassis_control";
+      case IPMI_CMD_CHASSIS_IDENTIFY:
+        return "chassis_identify";
+      case IPMI_CMD_SET_SYSTEM_BOOT_OPTIONS:
+        return "set_boot_options";
+      case IPMI_CMD_GET_SYSTEM_BOOT_OPTIONS:
+        return "get_boot_options";
     }
   return "other";
 }
@@ -354,7 +371,8 @@ bool parse_msg(const std::uint8_t* m, std::size_t n, Msg* out) {
 /// The reply message for a request: header, cmd, completion code, data, checksums.
 Bytes reply_msg(const Msg& rq, std::uint8_t cc, const Bytes& data) {
   Bytes m{rq.rq_addr, static_cast<std::uint8_t>(((rq.netfn | 1) << 2) | rq.rq_lun), 0,
-          rq.rs_addr, static_cast<std::uint8_t>((rq.rq_seq << 2) | rq.rs_lun), rq.cmd, cc};
+          rq.rs_addr, static_cast<std::uint8_t>((rq.rq_seq << 2) | rq.rs_lun),      rq.cmd,
+          cc};
   m[2] = cksum(m.data(), 2);
   m.insert(m.end(), data.begin(), data.end());
   m.push_back(cksum(m.data() + 3, m.size() - 3));
@@ -382,7 +400,8 @@ Bytes hmac(std::uint8_t auth, const void* key, std::size_t klen, const Bytes& ms
 
 class IpmiSim : public std::enable_shared_from_this<IpmiSim> {
  public:
-  IpmiSim(asio::io_context& ioc, const IpmiConfig& cfg) : ioc_(ioc), cfg_(cfg), rng_(std::random_device{}()) {}
+  IpmiSim(asio::io_context& ioc, const IpmiConfig& cfg)
+      : ioc_(ioc), cfg_(cfg), rng_(std::random_device{}()) {}
   ~IpmiSim() {
     if (events_) std::fclose(events_);
   }
@@ -465,7 +484,8 @@ bool IpmiSim::start(std::string* err) {
     return false;
   }
   password_ = cfg_.password.empty() ? random_password() : cfg_.password;
-  if (password_.size() > IPMI_2_0_MAX_PASSWORD_LENGTH || cfg_.username.size() > IPMI_MAX_USER_NAME_LENGTH) {
+  if (password_.size() > IPMI_2_0_MAX_PASSWORD_LENGTH ||
+      cfg_.username.size() > IPMI_MAX_USER_NAME_LENGTH) {
     *err = "IPMI user names are at most 16 bytes and passwords at most 20";
     return false;
   }
@@ -516,7 +536,9 @@ bool IpmiSim::start(std::string* err) {
     b.boot[4] = Bytes{0, 0};
     b.sock = std::make_unique<udp::socket>(ioc_);
     b.sock->open(udp::v4(), ec);
-    if (!ec) b.sock->bind(udp::endpoint(asio::ip::address_v4(addr), static_cast<unsigned short>(cfg_.port)), ec);
+    if (!ec)
+      b.sock->bind(
+          udp::endpoint(asio::ip::address_v4(addr), static_cast<unsigned short>(cfg_.port)), ec);
     if (ec) {
       *err = fmt::format("cannot bind {}:{}/udp: {}", b.address, cfg_.port, ec.message());
       return false;
@@ -526,8 +548,9 @@ bool IpmiSim::start(std::string* err) {
   }
   if (!write_inventory(err)) return false;
   if (!cfg_.credentials_out.empty()) {
-    std::string o = "# Generated by fleetpower-sim.\nsim: { username: " + yaml_quote(cfg_.username) +
-                    ", password: " + yaml_quote(password_) + " }\n";
+    std::string o =
+        "# Generated by fleetpower-sim.\nsim: { username: " + yaml_quote(cfg_.username) +
+        ", password: " + yaml_quote(password_) + " }\n";
     if (!write_file_atomic(cfg_.credentials_out, o, 0600, err)) return false;
   }
   std::string tsv = "# index\thost\taddress\tport\tfaults\n";
@@ -537,7 +560,8 @@ bool IpmiSim::start(std::string* err) {
   if (!write_file_atomic(cfg_.state_dir + "/ipmi-bmcs.tsv", tsv, 0644, err)) return false;
   for (std::size_t i = 0; i < bmcs_.size(); ++i) receive(i);
   write_state();
-  event(nullptr, {{"event", "start"}, {"bmcs", bmcs_.size()}, {"pid", static_cast<long>(::getpid())}});
+  event(nullptr,
+        {{"event", "start"}, {"bmcs", bmcs_.size()}, {"pid", static_cast<long>(::getpid())}});
   return true;
 }
 
@@ -577,10 +601,14 @@ bool IpmiSim::write_inventory(std::string* err) const {
     while (j < bmcs_.size() && (asio::ip::make_address_v4(bmcs_[j].address).to_uint() >> 8) == net)
       ++j;
     std::string prefix3 = bmcs_[i].address.substr(0, bmcs_[i].address.rfind('.') + 1);
-    auto oct = [&](std::size_t k) { return asio::ip::make_address_v4(bmcs_[k].address).to_uint() & 0xff; };
-    std::string bmc = j - i == 1 ? bmcs_[i].address : fmt::format("{}[{}-{}]", prefix3, oct(i), oct(j - 1));
-    std::string hosts = j - i == 1 ? bmcs_[i].host
-                                   : fmt::format("{}[{:0{}}-{:0{}}]", cfg_.host_prefix, i + 1, pad_, j, pad_);
+    auto oct = [&](std::size_t k) {
+      return asio::ip::make_address_v4(bmcs_[k].address).to_uint() & 0xff;
+    };
+    std::string bmc =
+        j - i == 1 ? bmcs_[i].address : fmt::format("{}[{}-{}]", prefix3, oct(i), oct(j - 1));
+    std::string hosts =
+        j - i == 1 ? bmcs_[i].host
+                   : fmt::format("{}[{:0{}}-{:0{}}]", cfg_.host_prefix, i + 1, pad_, j, pad_);
     o += "  " + (single ? cfg_.host_prefix : groups[g]) + ":\n";
     o += "    hosts: " + yaml_quote(hosts) + "\n";
     o += "    bmc: " + yaml_quote(bmc) + "\n";
@@ -616,8 +644,10 @@ void IpmiSim::receive(std::size_t bi) {
   b.sock->async_receive_from(asio::buffer(b.buf), b.from,
                              [self = shared_from_this(), bi](error_code ec, std::size_t n) {
                                Bmc& bb = self->bmcs_[bi];
-                               if (ec == asio::error::operation_aborted || !bb.sock->is_open()) return;
-                               if (!ec && !bb.faults.hang) self->on_packet(bb, bb.buf.data(), n, bb.from);
+                               if (ec == asio::error::operation_aborted || !bb.sock->is_open())
+                                 return;
+                               if (!ec && !bb.faults.hang)
+                                 self->on_packet(bb, bb.buf.data(), n, bb.from);
                                self->receive(bi);
                              });
 }
@@ -625,12 +655,13 @@ void IpmiSim::receive(std::size_t bi) {
 void IpmiSim::send(Bmc& b, const udp::endpoint& to, Bytes pkt) {
   if (b.faults.latency.count() > 0) {
     auto t = std::make_shared<asio::steady_timer>(ioc_, b.faults.latency);
-    t->async_wait([self = shared_from_this(), t, bi = b.index, to, pkt = std::move(pkt)](error_code ec) {
-      Bmc& bb = self->bmcs_[bi];
-      if (ec || !bb.sock->is_open()) return;
-      error_code ig;
-      bb.sock->send_to(asio::buffer(pkt), to, 0, ig);
-    });
+    t->async_wait(
+        [self = shared_from_this(), t, bi = b.index, to, pkt = std::move(pkt)](error_code ec) {
+          Bmc& bb = self->bmcs_[bi];
+          if (ec || !bb.sock->is_open()) return;
+          error_code ig;
+          bb.sock->send_to(asio::buffer(pkt), to, 0, ig);
+        });
     return;
   }
   error_code ig;
@@ -649,9 +680,12 @@ void IpmiSim::on_packet(Bmc& b, const std::uint8_t* p, std::size_t n, const udp:
   if (16 + len > n) return;
   const std::uint8_t* pl = p + 16;
   switch (pt) {
-    case IPMI_PAYLOAD_TYPE_RMCPPLUS_OPEN_SESSION_REQUEST: return handle_open_session(b, pl, len, from);
-    case IPMI_PAYLOAD_TYPE_RAKP_MESSAGE_1: return handle_rakp1(b, pl, len, from);
-    case IPMI_PAYLOAD_TYPE_RAKP_MESSAGE_3: return handle_rakp3(b, pl, len, from);
+    case IPMI_PAYLOAD_TYPE_RMCPPLUS_OPEN_SESSION_REQUEST:
+      return handle_open_session(b, pl, len, from);
+    case IPMI_PAYLOAD_TYPE_RAKP_MESSAGE_1:
+      return handle_rakp1(b, pl, len, from);
+    case IPMI_PAYLOAD_TYPE_RAKP_MESSAGE_3:
+      return handle_rakp3(b, pl, len, from);
     case IPMI_PAYLOAD_TYPE_IPMI: {
       // Session-less message in RMCP+ framing (pre-session commands only).
       Msg rq;
@@ -668,7 +702,8 @@ void IpmiSim::on_packet(Bmc& b, const std::uint8_t* p, std::size_t n, const udp:
       pkt.insert(pkt.end(), m.begin(), m.end());
       return send(b, from, std::move(pkt));
     }
-    default: return;
+    default:
+      return;
   }
 }
 
@@ -708,9 +743,11 @@ void IpmiSim::handle_open_session(Bmc& b, const std::uint8_t* pl, std::size_t n,
   std::uint8_t tag = static_cast<std::uint8_t>(rq.get("message_tag"));
   std::uint8_t priv = static_cast<std::uint8_t>(rq.get("requested_maximum_privilege_level"));
   std::uint32_t csid = static_cast<std::uint32_t>(rq.get("remote_console_session_id"));
-  std::uint8_t auth = static_cast<std::uint8_t>(rq.get("authentication_payload.authentication_algorithm"));
+  std::uint8_t auth =
+      static_cast<std::uint8_t>(rq.get("authentication_payload.authentication_algorithm"));
   std::uint8_t integ = static_cast<std::uint8_t>(rq.get("integrity_payload.integrity_algorithm"));
-  std::uint8_t conf = static_cast<std::uint8_t>(rq.get("confidentiality_payload.confidentiality_algorithm"));
+  std::uint8_t conf =
+      static_cast<std::uint8_t>(rq.get("confidentiality_payload.confidentiality_algorithm"));
   Fiid rs(tmpl_rmcpplus_open_session_response);
   rs.set("message_tag", tag);
   auto fail = [&](std::uint8_t status, const char* why) {
@@ -726,8 +763,9 @@ void IpmiSim::handle_open_session(Bmc& b, const std::uint8_t* pl, std::size_t n,
   bool s17 = auth == IPMI_AUTHENTICATION_ALGORITHM_RAKP_HMAC_SHA256 &&
              integ == IPMI_INTEGRITY_ALGORITHM_HMAC_SHA256_128 &&
              conf == IPMI_CONFIDENTIALITY_ALGORITHM_AES_CBC_128;
-  if (!s3 && !s17) return fail(RMCPPLUS_STATUS_NO_CIPHER_SUITE_MATCH_WITH_PROPOSED_SECURITY_ALGORITHMS,
-                               "cipher suite not supported");
+  if (!s3 && !s17)
+    return fail(RMCPPLUS_STATUS_NO_CIPHER_SUITE_MATCH_WITH_PROPOSED_SECURITY_ALGORITHMS,
+                "cipher suite not supported");
   if (priv > IPMI_PRIVILEGE_LEVEL_ADMIN) return fail(RMCPPLUS_STATUS_INVALID_ROLE, "invalid role");
   purge(b);
   if (static_cast<int>(b.sessions.size()) >= cfg_.session_limit)
@@ -772,7 +810,8 @@ void IpmiSim::handle_open_session(Bmc& b, const std::uint8_t* pl, std::size_t n,
   send(b, from, setup_packet(IPMI_PAYLOAD_TYPE_RMCPPLUS_OPEN_SESSION_RESPONSE, body));
 }
 
-void IpmiSim::handle_rakp1(Bmc& b, const std::uint8_t* pl, std::size_t n, const udp::endpoint& from) {
+void IpmiSim::handle_rakp1(Bmc& b, const std::uint8_t* pl, std::size_t n,
+                           const udp::endpoint& from) {
   Fiid rq(tmpl_rmcpplus_rakp_message_1);
   if (!rq.o || n < 28 || fiid_obj_set_all(rq.o, pl, static_cast<unsigned>(n)) < 0) return;
   std::uint8_t tag = static_cast<std::uint8_t>(rq.get("message_tag"));
@@ -840,7 +879,8 @@ void IpmiSim::handle_rakp1(Bmc& b, const std::uint8_t* pl, std::size_t n, const 
           ulen, &sik, &s.sik_len, &k1, &s.k1_len, &k2, &s.k2_len) < 0 ||
       sik != s.sik.data() || k1 != s.k1.data() || k2 != s.k2.data()) {
     b.sessions.erase(it);
-    return fail(csid, RMCPPLUS_STATUS_INSUFFICIENT_RESOURCES_TO_CREATE_A_SESSION, "key computation");
+    return fail(csid, RMCPPLUS_STATUS_INSUFFICIENT_RESOURCES_TO_CREATE_A_SESSION,
+                "key computation");
   }
   Fiid rs(tmpl_rmcpplus_rakp_message_2);
   rs.set("message_tag", tag);
@@ -856,7 +896,8 @@ void IpmiSim::handle_rakp1(Bmc& b, const std::uint8_t* pl, std::size_t n, const 
   send(b, from, s.rakp2);
 }
 
-void IpmiSim::handle_rakp3(Bmc& b, const std::uint8_t* pl, std::size_t n, const udp::endpoint& from) {
+void IpmiSim::handle_rakp3(Bmc& b, const std::uint8_t* pl, std::size_t n,
+                           const udp::endpoint& from) {
   Fiid rq(tmpl_rmcpplus_rakp_message_3);
   if (!rq.o || n < 8 || fiid_obj_set_all(rq.o, pl, static_cast<unsigned>(n)) < 0) return;
   std::uint8_t tag = static_cast<std::uint8_t>(rq.get("message_tag"));
@@ -878,17 +919,20 @@ void IpmiSim::handle_rakp3(Bmc& b, const std::uint8_t* pl, std::size_t n, const 
   std::uint32_t csid = s.console_sid;
   if (status != RMCPPLUS_STATUS_NO_ERRORS) {
     // The console refused our RAKP 2 (wrong password on its side): drop the session.
-    event(&b, {{"event", "session"}, {"action", "auth_failed"}, {"reason", "console rejected RAKP 2"},
+    event(&b, {{"event", "session"},
+               {"action", "auth_failed"},
+               {"reason", "console rejected RAKP 2"},
                {"status", status}});
     b.sessions.erase(it);
     return;
   }
   std::uint8_t want[64];
   int wl = ipmi_calculate_rakp_3_key_exchange_authentication_code(
-      s.auth, password_.empty() ? nullptr : password_.data(), static_cast<unsigned>(password_.size()),
-      s.rc.data(), 16, s.console_sid, static_cast<std::uint8_t>(s.role >> 4),
-      static_cast<std::uint8_t>(s.role & 0x0f), s.user.empty() ? nullptr : s.user.data(),
-      static_cast<std::uint8_t>(s.user.size()), want, sizeof want);
+      s.auth, password_.empty() ? nullptr : password_.data(),
+      static_cast<unsigned>(password_.size()), s.rc.data(), 16, s.console_sid,
+      static_cast<std::uint8_t>(s.role >> 4), static_cast<std::uint8_t>(s.role & 0x0f),
+      s.user.empty() ? nullptr : s.user.data(), static_cast<std::uint8_t>(s.user.size()), want,
+      sizeof want);
   std::uint8_t got[64];
   int gl = rq.data("key_exchange_authentication_code", got, sizeof got);
   if (wl <= 0 || gl != wl || std::memcmp(want, got, static_cast<std::size_t>(wl)) != 0) {
@@ -914,7 +958,9 @@ void IpmiSim::handle_rakp3(Bmc& b, const std::uint8_t* pl, std::size_t n, const 
   s.priv = IPMI_PRIVILEGE_LEVEL_USER;
   s.last = Clock::now();
   s.peer = from;
-  event(&b, {{"event", "session"}, {"action", "active"}, {"user", s.user},
+  event(&b, {{"event", "session"},
+             {"action", "active"},
+             {"user", s.user},
              {"max_privilege", s.max_priv}});
   send(b, from, s.rakp4);
 }
@@ -942,7 +988,8 @@ bool IpmiSim::session_packet(const Session& s, const Bmc& b, const Bytes& msg, B
   return true;
 }
 
-void IpmiSim::handle_session(Bmc& b, const std::uint8_t* p, std::size_t n, const udp::endpoint& from) {
+void IpmiSim::handle_session(Bmc& b, const std::uint8_t* p, std::size_t n,
+                             const udp::endpoint& from) {
   std::uint32_t sid = le32(p + 6);
   auto it = b.sessions.find(sid);
   if (it == b.sessions.end() || it->second.state != SessState::Active) return;
@@ -953,14 +1000,13 @@ void IpmiSim::handle_session(Bmc& b, const std::uint8_t* p, std::size_t n, const
       lan(tmpl_lan_msg_hdr_rs), body(tmpl_sim_body), lantrlr(tmpl_lan_msg_trlr),
       trlr(tmpl_rmcpplus_session_trlr);
   // The request's LAN header is read through libfreeipmi's response-header template.
-  int r = unassemble_ipmi_rmcpplus_pkt(s.auth, s.integ, s.conf, s.k1.data(), s.k1_len, s.k2.data(),
-                                       s.k2_len, p, static_cast<unsigned>(n), rmcp.o, hdr.o,
-                                       payload.o, lan.o, body.o, lantrlr.o, trlr.o,
-                                       IPMI_INTERFACE_FLAGS_DEFAULT);
+  int r =
+      unassemble_ipmi_rmcpplus_pkt(s.auth, s.integ, s.conf, s.k1.data(), s.k1_len, s.k2.data(),
+                                   s.k2_len, p, static_cast<unsigned>(n), rmcp.o, hdr.o, payload.o,
+                                   lan.o, body.o, lantrlr.o, trlr.o, IPMI_INTERFACE_FLAGS_DEFAULT);
   if (r < 0) return;
-  if (ipmi_rmcpplus_check_packet_session_authentication_code(s.integ, p, static_cast<unsigned>(n),
-                                                             s.k1.data(), s.k1_len, nullptr, 0,
-                                                             trlr.o) != 1) {
+  if (ipmi_rmcpplus_check_packet_session_authentication_code(
+          s.integ, p, static_cast<unsigned>(n), s.k1.data(), s.k1_len, nullptr, 0, trlr.o) != 1) {
     event(&b, {{"event", "session"}, {"action", "bad_integrity"}, {"seq", seq}});
     return;
   }
@@ -979,8 +1025,11 @@ void IpmiSim::handle_session(Bmc& b, const std::uint8_t* p, std::size_t n, const
   // reply cache, not executed again (unless the dup-exec knob says so).
   for (const auto& [q, pkt] : s.replies)
     if (q == seq && !b.faults.dup_exec) {
-      event(&b, {{"event", "request"}, {"cmd", cmd_name(rq.netfn, rq.cmd)}, {"seq", seq},
-                 {"duplicate", true}, {"executed", false}});
+      event(&b, {{"event", "request"},
+                 {"cmd", cmd_name(rq.netfn, rq.cmd)},
+                 {"seq", seq},
+                 {"duplicate", true},
+                 {"executed", false}});
       return send(b, from, pkt);
     }
   bool dup = false;
@@ -991,11 +1040,14 @@ void IpmiSim::handle_session(Bmc& b, const std::uint8_t* p, std::size_t n, const
   if (b.busy_left != 0) {
     if (b.busy_left > 0) --b.busy_left;
     cc = IPMI_COMP_CODE_NODE_BUSY;
-    event(&b, {{"event", "request"}, {"cmd", cmd_name(rq.netfn, rq.cmd)}, {"seq", seq}, {"cc", cc}});
+    event(&b,
+          {{"event", "request"}, {"cmd", cmd_name(rq.netfn, rq.cmd)}, {"seq", seq}, {"cc", cc}});
   } else {
     cc = execute(b, &s, rq, &data, &close);
-    json::object e{{"event", "request"}, {"cmd", cmd_name(rq.netfn, rq.cmd)}, {"seq", seq}, {"cc", cc}};
-    if (rq.netfn == IPMI_NET_FN_CHASSIS_RQ && rq.cmd == IPMI_CMD_CHASSIS_CONTROL && !rq.data.empty())
+    json::object e{
+        {"event", "request"}, {"cmd", cmd_name(rq.netfn, rq.cmd)}, {"seq", seq}, {"cc", cc}};
+    if (rq.netfn == IPMI_NET_FN_CHASSIS_RQ && rq.cmd == IPMI_CMD_CHASSIS_CONTROL &&
+        !rq.data.empty())
       e["op"] = chassis_control_name(rq.data[0] & 0x0f);
     if (dup) e["duplicate"] = true;
     event(&b, std::move(e));
@@ -1018,7 +1070,9 @@ void IpmiSim::power(Bmc& b, bool on, const std::string& cause) {
   bool from = b.on;
   b.on = on;
   if (from != on)
-    event(&b, {{"event", "power"}, {"from", from ? "On" : "Off"}, {"to", on ? "On" : "Off"},
+    event(&b, {{"event", "power"},
+               {"from", from ? "On" : "Off"},
+               {"to", on ? "On" : "Off"},
                {"cause", cause}});
 }
 
@@ -1040,7 +1094,8 @@ std::uint8_t IpmiSim::execute(Bmc& b, Session* s, const Msg& rq, Bytes* out, boo
         static const Bytes recs{0xc0, 3, 0x01, 0x41, 0x81, 0xc0, 17, 0x03, 0x44, 0x81};
         std::size_t idx = d[2] & 0x3f;
         *out = {0x01};
-        for (std::size_t k = idx * 16; k < recs.size() && k < idx * 16 + 16; ++k) out->push_back(recs[k]);
+        for (std::size_t k = idx * 16; k < recs.size() && k < idx * 16 + 16; ++k)
+          out->push_back(recs[k]);
         return IPMI_COMP_CODE_COMMAND_SUCCESS;
       }
       case IPMI_CMD_GET_DEVICE_ID:
@@ -1081,7 +1136,8 @@ std::uint8_t IpmiSim::execute(Bmc& b, Session* s, const Msg& rq, Bytes* out, boo
         return IPMI_COMP_CODE_COMMAND_SUCCESS;
       }
       case IPMI_CMD_CHASSIS_CONTROL: {
-        if (!need(IPMI_PRIVILEGE_LEVEL_OPERATOR)) return IPMI_COMP_CODE_INSUFFICIENT_PRIVILEGE_LEVEL;
+        if (!need(IPMI_PRIVILEGE_LEVEL_OPERATOR))
+          return IPMI_COMP_CODE_INSUFFICIENT_PRIVILEGE_LEVEL;
         if (d.empty()) return IPMI_COMP_CODE_REQUEST_DATA_LENGTH_INVALID;
         std::uint8_t c = d[0] & 0x0f;
         if (c > 5) return IPMI_COMP_CODE_INVALID_DATA_FIELD_IN_REQUEST;
@@ -1091,15 +1147,18 @@ std::uint8_t IpmiSim::execute(Bmc& b, Session* s, const Msg& rq, Bytes* out, boo
         auto later = [&](Millis delay, bool to) {
           auto g = b.gen;
           b.power_timer->expires_after(delay);
-          b.power_timer->async_wait([self = shared_from_this(), bi = b.index, g, to, cause](error_code ec) {
-            Bmc& bb = self->bmcs_[bi];
-            if (ec || bb.gen != g) return;
-            self->power(bb, to, cause);
-            if (to) bb.last_event = 0x10;  // last power-up via IPMI command
-          });
+          b.power_timer->async_wait(
+              [self = shared_from_this(), bi = b.index, g, to, cause](error_code ec) {
+                Bmc& bb = self->bmcs_[bi];
+                if (ec || bb.gen != g) return;
+                self->power(bb, to, cause);
+                if (to) bb.last_event = 0x10;  // last power-up via IPMI command
+              });
         };
         switch (c) {
-          case 0: power(b, false, cause); break;
+          case 0:
+            power(b, false, cause);
+            break;
           case 1:
             power(b, true, cause);
             b.last_event = 0x10;
@@ -1112,7 +1171,9 @@ std::uint8_t IpmiSim::execute(Bmc& b, Session* s, const Msg& rq, Bytes* out, boo
           case 3:
             if (b.on) event(&b, {{"event", "restart"}, {"cause", cause}});
             break;
-          case 4: event(&b, {{"event", "nmi"}, {"power", b.on ? "On" : "Off"}}); break;
+          case 4:
+            event(&b, {{"event", "nmi"}, {"power", b.on ? "On" : "Off"}});
+            break;
           case 5:
             if (b.on) later(cfg_.soft_delay, false);
             break;
@@ -1120,7 +1181,8 @@ std::uint8_t IpmiSim::execute(Bmc& b, Session* s, const Msg& rq, Bytes* out, boo
         return IPMI_COMP_CODE_COMMAND_SUCCESS;
       }
       case IPMI_CMD_CHASSIS_IDENTIFY: {
-        if (!need(IPMI_PRIVILEGE_LEVEL_OPERATOR)) return IPMI_COMP_CODE_INSUFFICIENT_PRIVILEGE_LEVEL;
+        if (!need(IPMI_PRIVILEGE_LEVEL_OPERATOR))
+          return IPMI_COMP_CODE_INSUFFICIENT_PRIVILEGE_LEVEL;
         unsigned secs = d.empty() ? 15 : d[0];
         bool force = d.size() >= 2 && (d[1] & 1);
         b.identify_forever = force;
@@ -1129,7 +1191,8 @@ std::uint8_t IpmiSim::execute(Bmc& b, Session* s, const Msg& rq, Bytes* out, boo
         return IPMI_COMP_CODE_COMMAND_SUCCESS;
       }
       case IPMI_CMD_SET_SYSTEM_BOOT_OPTIONS: {
-        if (!need(IPMI_PRIVILEGE_LEVEL_OPERATOR)) return IPMI_COMP_CODE_INSUFFICIENT_PRIVILEGE_LEVEL;
+        if (!need(IPMI_PRIVILEGE_LEVEL_OPERATOR))
+          return IPMI_COMP_CODE_INSUFFICIENT_PRIVILEGE_LEVEL;
         if (d.empty()) return IPMI_COMP_CODE_REQUEST_DATA_LENGTH_INVALID;
         std::uint8_t param = d[0] & 0x7f;
         auto cur = b.boot.find(param);
@@ -1159,7 +1222,8 @@ std::uint8_t IpmiSim::execute(Bmc& b, Session* s, const Msg& rq, Bytes* out, boo
 
 // ---------------------------------------------------------------------------------------------
 
-std::shared_ptr<IpmiSim> ipmi_start(asio::io_context& ioc, const IpmiConfig& cfg, std::string* err) {
+std::shared_ptr<IpmiSim> ipmi_start(asio::io_context& ioc, const IpmiConfig& cfg,
+                                    std::string* err) {
   auto sim = std::make_shared<IpmiSim>(ioc, cfg);
   if (!sim->start(err)) return nullptr;
   return sim;
@@ -1183,10 +1247,10 @@ int run_ipmi_server(const IpmiConfig& cfg) {
     ioc.stop();
   });
   if (!cfg.quiet)
-    std::fprintf(stderr, "fleetpower-sim: %zu IPMI BMCs listening in %lld ms; state in %s\n",
-                 cfg.count,
-                 static_cast<long long>(std::chrono::duration_cast<Millis>(Clock::now() - t0).count()),
-                 cfg.state_dir.c_str());
+    std::fprintf(
+        stderr, "fleetpower-sim: %zu IPMI BMCs listening in %lld ms; state in %s\n", cfg.count,
+        static_cast<long long>(std::chrono::duration_cast<Millis>(Clock::now() - t0).count()),
+        cfg.state_dir.c_str());
   std::fputs("ready\n", stdout);
   std::fflush(stdout);
   for (;;) {

@@ -19,6 +19,7 @@
 #include "sim_ipmi.hpp"
 
 #include <fcntl.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -502,6 +503,19 @@ bool IpmiSim::start(std::string* err) {
   }
   setvbuf(events_, nullptr, _IOLBF, 1 << 16);
 
+  // One descriptor per BMC: raise the soft limit (and the hard one when allowed).
+  rlimit rl{};
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0) {
+    rlim_t want = static_cast<rlim_t>(cfg_.count) + 4096;
+    if (rl.rlim_max != RLIM_INFINITY && rl.rlim_max < want) {
+      rlimit r2{want, want};
+      if (setrlimit(RLIMIT_NOFILE, &r2) == 0) rl = r2;
+    }
+    if (rl.rlim_cur < rl.rlim_max) {
+      rl.rlim_cur = rl.rlim_max;
+      setrlimit(RLIMIT_NOFILE, &rl);
+    }
+  }
   error_code ec;
   auto a = asio::ip::make_address_v4(cfg_.address_base, ec);
   if (ec || (a.to_uint() >> 24) != 127) {
@@ -1050,6 +1064,8 @@ void IpmiSim::handle_session(Bmc& b, const std::uint8_t* p, std::size_t n,
         !rq.data.empty())
       e["op"] = chassis_control_name(rq.data[0] & 0x0f);
     if (dup) e["duplicate"] = true;
+    if (std::string_view(cmd_name(rq.netfn, rq.cmd)) == "other")
+      e["code"] = fmt::format("netfn 0x{:02x} cmd 0x{:02x}", rq.netfn, rq.cmd);
     event(&b, std::move(e));
   }
   ++b.commands;

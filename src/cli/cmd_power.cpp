@@ -9,7 +9,8 @@ template <Action A>
 void setup_power(CLI::App& app, Globals& g, CommandFn* run) {
   static std::vector<std::string> selection;
   static const char* helps[] = {"Show power state", "Power on", "Power off (hard)", "Power cycle (off, then on)",
-                                "Hard reset", "Soft shutdown (ACPI)", "Send a diagnostic interrupt (NMI)"};
+                                "Hard reset", "Soft shutdown (ACPI)", "Send a diagnostic interrupt (NMI)",
+                                "", "", "Ask each BMC what it is: vendor, model, firmware, cipher suites, reset types, TLS fingerprint"};
   auto* sub = app.add_subcommand(std::string(action_name(A)), helps[static_cast<int>(A)]);
   sub->add_option("selection", selection, "Hostlists (node[001-040]) and @groups");
   sub->callback([&g, run] {
@@ -31,5 +32,6 @@ void setup_cycle(CLI::App& app, Globals& g, CommandFn* run) { setup_power<Action
 void setup_reset(CLI::App& app, Globals& g, CommandFn* run) { setup_power<Action::Reset>(app, g, run); }
 void setup_soft(CLI::App& app, Globals& g, CommandFn* run) { setup_power<Action::Soft>(app, g, run); }
 void setup_nmi(CLI::App& app, Globals& g, CommandFn* run) { setup_power<Action::Nmi>(app, g, run); }
+void setup_probe(CLI::App& app, Globals& g, CommandFn* run) { setup_power<Action::Probe>(app, g, run); }
 
 }  // namespace fleetpower::cli

@@ -18,6 +18,7 @@ void setup_inventory(CLI::App&, Globals&, CommandFn*);
 void setup_plugins(CLI::App&, Globals&, CommandFn*);
 void setup_version(CLI::App&, Globals&, CommandFn*);
 void setup_plan(CLI::App&, Globals&, CommandFn*);
+void setup_probe(CLI::App&, Globals&, CommandFn*);
 void setup_phases(CLI::App&, Globals&, CommandFn*);
 void setup_resume(CLI::App&, Globals&, CommandFn*);
 
@@ -31,6 +32,7 @@ const std::vector<Command>& command_table() {
       {"inventory", "inventory check", setup_inventory}, {"plugins", "backends and plugins", setup_plugins},
       {"version", "version", setup_version},         {"plan", "power plan", setup_plan},
       {"phases", "phase balance", setup_phases},      {"resume", "resume a run", setup_resume},
+      {"probe", "what each BMC is", setup_probe},
   };
   return kCommands;
 }

@@ -349,6 +349,8 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
     s["command"] = command_name;
     if (stateful) s["run"] = run_id;
     std::cout << boost::json::serialize(s) << '\n';
+  } else if (req.action == Action::Probe) {
+    write_facts(std::cout, report);
   } else {
     write_text(std::cout, report, g.expand);
   }

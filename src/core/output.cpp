@@ -45,6 +45,15 @@ void write_text(std::ostream& os, const RunReport& r, bool expand) {
   for (auto& [hosts, text] : fold_results(r)) os << hosts << ": " << text << '\n';
 }
 
+void write_facts(std::ostream& os, const RunReport& r) {
+  for (std::size_t i = 0; i < r.targets.size(); ++i) {
+    const auto& o = r.outcomes[i];
+    os << r.targets[i]->name << ": " << outcome_text(o);
+    for (auto& [k, v] : o.facts) os << "\n    " << k << ": " << v;
+    os << '\n';
+  }
+}
+
 json::object host_record(const Target& t, const Outcome& o) {
   json::object rec;
   rec["host"] = t.name;

@@ -34,6 +34,8 @@ ExitCode exit_code_for(const RunReport& r);
 /// Folded text: one line per distinct result, hosts folded into a hostlist.  With `expand`
 /// one line per host.  Lines are ordered by their first host in inventory order.
 void write_text(std::ostream& os, const RunReport& r, bool expand);
+/// One line per host with its facts ("node1: ok  vendor=Dell model=...").
+void write_facts(std::ostream& os, const RunReport& r);
 
 /// Groups hosts by identical result text, in order of first appearance: (hostlist, text).
 std::vector<std::pair<std::string, std::string>> fold_results(const RunReport& r);

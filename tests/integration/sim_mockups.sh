@@ -70,7 +70,12 @@ for a in 1 3 4 5 6; do
   check "redfishtool reads PowerState on BMC $a" grep -q '"PowerState"' <<<"$out"
   "${RFT[@]}" -A Session -r $BASE.$a:8443 Systems -1 reset ForceOff >/dev/null 2>&1
   check "redfishtool resets BMC $a (ForceOff)" test $? = 0
-  out=$("${RFT[@]}" -r $BASE.$a:8443 Systems -1 get -P PowerState 2>&1)
+  # The simulator passes through PoweringOff first: read until Off (bounded).
+  for _ in $(seq 20); do
+    out=$("${RFT[@]}" -r $BASE.$a:8443 Systems -1 get -P PowerState 2>&1)
+    grep -q '"PowerState": "Off"' <<<"$out" && break
+    sleep 0.5
+  done
   check "redfishtool reads Off on BMC $a" grep -q '"PowerState": "Off"' <<<"$out"
 done
 out=$("${RFT[@]}" -r $BASE.2:8443 Systems -I 529QB9452R6 reset ForceRestart 2>&1)

@@ -8,6 +8,7 @@
 #   bench/redfish.sh [-n "100 500 1000"] [-r 5] [--rft-rounds R] [-P 32] [--ops "status cycle"]
 #                    [--tools "fleetpower fleetpower-nowait redfishtool"] [--power-on-delay 1s]
 #                    [--rft-cycle-max N] [--raw FILE]
+#   bench/redfish.sh --table RAW     (only print the table of an earlier run's --raw file)
 #
 # Needs $FLEETPOWER (the fleetpower binary) and $FLEETPOWER_SIM (fleetpower-sim); both are copied
 # first so that a rebuild during the run cannot change what is measured.
@@ -46,6 +47,7 @@ OPS="status cycle"
 TOOLS="fleetpower fleetpower-nowait redfishtool"
 ON_DELAY=1s
 RAW=
+TABLE_ONLY=
 while (($#)); do
     case $1 in
     -n) NS=$2; shift 2 ;;
@@ -57,11 +59,13 @@ while (($#)); do
     --tools) TOOLS=$2; shift 2 ;;
     --power-on-delay) ON_DELAY=$2; shift 2 ;;
     --raw) RAW=$2; shift 2 ;;
+    --table) TABLE_ONLY=$2; shift 2 ;;
     -h | --help) sed -n '3,38p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
 RFT_ROUNDS=${RFT_ROUNDS:-$ROUNDS}
+if [[ -z $TABLE_ONLY ]]; then
 [[ -x /usr/bin/time ]] || { echo "needs /usr/bin/time (Debian package 'time')" >&2; exit 1; }
 : "${FLEETPOWER:?set FLEETPOWER to the fleetpower binary}"
 : "${FLEETPOWER_SIM:?set FLEETPOWER_SIM to the fleetpower-sim binary}"
@@ -242,7 +246,16 @@ PY
     SIM_PID=
 done
 
+fi
+
 # ---- table ---------------------------------------------------------------------------------
+if [[ -n $TABLE_ONLY ]]; then
+    RAW=$TABLE_ONLY
+    echo "table of $RAW (rounds per row in the table)"
+    echo
+    echo "| N | op | tool | rounds | wall s | CPU s | peak RSS MB | ok/N | dup | rc≠0 | sessions | x faster (wall) than redfishtool | x less CPU |"
+    echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+else
 echo
 echo "fleetpower-sim, HTTPS (fleetpower verifies against the simulator's CA; redfishtool does not verify)," \
     "Redfish sessions, power-on delay $ON_DELAY; $ROUNDS rounds (redfishtool: $RFT_ROUNDS), medians" \
@@ -253,6 +266,7 @@ echo "fleetpower: $FP_VERSION (sha256 $FP_SUM...); $(redfishtool -V 2>&1 | head 
 echo
 echo "| N | op | tool | rounds | wall s | CPU s | peak RSS MB | ok/N | dup | rc≠0 | sessions | x faster (wall) than redfishtool | x less CPU |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
+fi
 awk -F'\t' -v tools="$TOOLS" -v ops="$OPS" -v xp="$XP" '
 function median(arr, n,   i, j, t) {
     for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
@@ -294,4 +308,4 @@ END {
     }
 }' "$RAW"
 echo
-echo "raw measurements: $RAW (removed on exit unless --raw FILE was given)"
+[[ -n $TABLE_ONLY ]] || echo "raw measurements: $RAW (removed on exit unless --raw FILE was given)"

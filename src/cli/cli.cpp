@@ -56,6 +56,13 @@ std::string suggest_command(const std::string& word) {
 
 int run(int argc, char** argv) {
   Globals g;
+  {
+    std::string err;
+    if (!load_config(g, &err)) {
+      std::cerr << err << "fleetpower: the configuration has errors\n";
+      return static_cast<int>(ExitCode::Usage);
+    }
+  }
   CLI::App app{"fleetpower: out-of-band power control for fleets of servers (IPMI, Redfish, SSH)",
                "fleetpower"};
   app.set_version_flag("-V,--version", FLEETPOWER_VERSION);

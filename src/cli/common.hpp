@@ -84,6 +84,10 @@ void register_backends(BackendRegistry& reg, asio::any_io_executor ex, const Glo
 int run_request(const Globals& g, Loaded& l, const std::string& command_name, Request req,
                 const std::string& resumed_from = "");
 
+/// Defaults from the configuration files (see fleetpower(1), FILES), before the command line.
+std::vector<std::string> config_paths();
+bool load_config(Globals& g, std::string* err);
+
 /// "did you mean" for a mistyped command name.
 std::string suggest_command(const std::string& word);
 

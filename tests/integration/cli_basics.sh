@@ -83,6 +83,16 @@ printf 'y\n' | script -qec "'$FLEETPOWER' -i '$INV' --audit-log '$T/tty.log' off
 check_eq "answering yes acts on all 40" "$(grep -c '"action":"off"' "$T/tty.log")" 40
 check "a progress line is drawn on the terminal" grep -q "done, 0 failed" "$T/tty.out"
 
+# Configuration file: defaults that the command line overrides; errors name file:line and key.
+printf 'output: json\ntimeout: 1s\n' >"$T/config"
+FLEETPOWER_CONFIG=$T/config expect_rc 0 "config file sets defaults" "$FLEETPOWER" -i "$INV" status node001
+check "output format from the config" contains "$T/out" '"summary"'
+FLEETPOWER_CONFIG=$T/config expect_rc 0 "the command line overrides the config" "$FLEETPOWER" -i "$INV" -o text status node001
+check_eq "text output when asked" "$(cat "$T/out")" "node001: on"
+printf 'output: json\nfanuot: 10\n' >"$T/config"
+FLEETPOWER_CONFIG=$T/config expect_rc 2 "a bad config is a usage error" "$FLEETPOWER" -i "$INV" status node001
+check "config error names file, line and key" contains "$T/err" "$T/config:2:1: fanuot: unknown option 'fanuot' (did you mean 'fanout'?)"
+
 # Inventory errors: file, line, key; exit 2
 cat >"$T/bad.yaml" <<'YAML'
 defaults: { protocol: ipmi }

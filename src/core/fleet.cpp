@@ -103,7 +103,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
   void act() {
     if (o_.governor && (act_ == Action::On || act_ == Action::Cycle)) {
       step_ = Step::Act;
+      set_waiting(true);
       o_.governor->acquire(ctx_->target, ctx_->cancel, [self = shared_from_this()](std::shared_ptr<PowerGovernor::Ticket> t) {
+        self->set_waiting(false);
         if (!t) return self->finish_cancelled(Outcome::failure(ErrorKind::Timeout, "timed out waiting for room on the circuit"));
         self->ticket_ = std::move(t);
         self->send_action();
@@ -150,8 +152,10 @@ class Operation : public std::enable_shared_from_this<Operation> {
     // Cycle and reset first go through off: give the BMC a moment before the first read.
     timer_.expires_after(std::min(poll_delay_, std::chrono::duration_cast<Millis>(limit - Clock::now())));
     poll_delay_ = std::min(o_.poll_max, poll_delay_ * 3 / 2);
+    set_waiting(true);
     timer_.async_wait(asio::bind_cancellation_slot(
         ctx_->cancel, [self = shared_from_this()](boost::system::error_code ec) {
+          self->set_waiting(false);
           if (ec) return self->finish_cancelled(Outcome::failure(ErrorKind::Timeout, self->waiting_what()));
           self->poll();
         }));
@@ -207,6 +211,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
   }
 
   bool stopped() const { return ctx_->cancelled != asio::cancellation_type::none; }
+  void set_waiting(bool w) {
+    if (ctx_->set_waiting) ctx_->set_waiting(w);
+  }
 
   void finish_cancelled(Outcome o) {
     if (o.ok()) return finish(std::move(o));

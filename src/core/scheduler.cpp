@@ -17,6 +17,7 @@ struct Scheduler::Slot {
   asio::steady_timer grace;
   asio::steady_timer stall;
   bool stalled = false;
+  bool waiting = false;
   std::shared_ptr<JobContext> ctx;
   Clock::time_point started;
   asio::cancellation_type cancel_type = asio::cancellation_type::none;
@@ -47,7 +48,7 @@ std::vector<Outcome> Scheduler::run(std::vector<Job> jobs) {
   pending_.clear();
   waiting_on_bmc_.clear();
   bmc_busy_.clear();
-  in_flight_ = completed_ = stalled_ = 0;
+  in_flight_ = completed_ = stalled_ = waiting_ = 0;
   stopped_ = interrupted_;
   stop_reason_ = interrupted_ ? "interrupted before it started" : "";
   run_start_ = Clock::now();
@@ -106,7 +107,7 @@ Millis Scheduler::stall_threshold(Millis timeout) {
 }
 
 void Scheduler::pump() {
-  while (!stopped_ && in_flight_ < opts_.fanout && in_flight_ + stalled_ < SchedulerOptions::kMaxFanout &&
+  while (!stopped_ && in_flight_ < opts_.fanout && in_flight_ + stalled_ + waiting_ < SchedulerOptions::kMaxFanout &&
          !pending_.empty()) {
     std::size_t i = pending_.front();
     auto at = run_start_ + jobs_[i].not_before;
@@ -166,12 +167,30 @@ void Scheduler::start(std::size_t i) {
     if (ec || results_[i]) return;
     cancel_job(i, asio::cancellation_type::total);
   });
+  slot->ctx->set_waiting = [this, i](bool w) {
+    auto* sl = slots_[i].get();
+    if (!sl || results_[i] || sl->stalled || sl->waiting == w) return;
+    sl->waiting = w;
+    if (w) {
+      --in_flight_;
+      ++waiting_;
+      asio::post(io_, [this] { pump(); });
+    } else {
+      --waiting_;
+      ++in_flight_;  // may briefly exceed the window: it already holds its BMC
+    }
+  };
   slot->stall.expires_after(stall_threshold(timeout));
   slot->stall.async_wait([this, i](boost::system::error_code ec) {
     auto* sl = slots_[i].get();
     if (ec || results_[i] || !sl) return;
     sl->stalled = true;
-    --in_flight_;
+    if (sl->waiting) {
+      sl->waiting = false;
+      --waiting_;
+    } else {
+      --in_flight_;
+    }
     ++stalled_;
     pump();
   });
@@ -228,6 +247,7 @@ void Scheduler::finish(std::size_t i, Outcome o) {
   ++completed_;
   if (started_[i]) {
     if (s && s->stalled) --stalled_;
+    else if (s && s->waiting) --waiting_;
     else --in_flight_;
     std::string bmc = bmc_of(i);
     bmc_busy_[bmc] = false;

@@ -53,6 +53,10 @@ struct JobContext {
   asio::cancellation_type cancelled = asio::cancellation_type::none;
   Backend* backend;
   asio::any_io_executor executor;
+  /// A runner waiting between operations (verification polls, the power governor) calls
+  /// set_waiting(true): the job then leaves the fan-out window, which limits operations on
+  /// the wire; set_waiting(false) before its next operation.  It keeps its BMC meanwhile.
+  std::function<void(bool)> set_waiting;
 };
 
 /// How one job is carried out: by default one backend operation; fleet operations
@@ -83,7 +87,7 @@ class Scheduler {
   void interrupt();
   bool interrupted() const { return interrupted_; }
 
-  std::size_t in_flight() const { return in_flight_ + stalled_; }
+  std::size_t in_flight() const { return in_flight_ + stalled_ + waiting_; }
   std::size_t completed() const { return completed_; }
   std::size_t total() const { return jobs_.size(); }
 
@@ -114,6 +118,7 @@ class Scheduler {
   std::map<std::string, bool> bmc_busy_;
   std::size_t in_flight_ = 0;  ///< active operations (count against the fan-out)
   std::size_t stalled_ = 0;    ///< operations past the stall threshold (do not)
+  std::size_t waiting_ = 0;    ///< jobs between operations (do not)
   std::vector<Millis> latencies_;  ///< recent completion latencies (ring)
   std::size_t latency_next_ = 0;
   Millis stall_threshold(Millis timeout);

@@ -7,7 +7,7 @@ F=$FP_SOURCE_DIR/tests/ipmisim/fleet
 SIM=${FLEETPOWER_SIM:-}
 D=$(mktemp -d -p /dev/shm fp-secrets.XXXXXX)
 SIMPID=
-trap '[ -n "$SIMPID" ] && kill $SIMPID 2>/dev/null; "$F" stop --dir "$D" >/dev/null 2>&1; rm -rf "$D"; fp_cleanup' EXIT
+trap '[ -n "$SIMPID" ] && kill $SIMPID 2>/dev/null; "$F" stop --dir "$D/ipmi" >/dev/null 2>&1; [ -f "$D/ipmi/pids" ] && kill $(cat "$D/ipmi/pids") 2>/dev/null; rm -rf "$D"; fp_cleanup' EXIT
 PW='Zq9-Secret-Pw!x'   # known password, searched for everywhere below
 export FLEET_ADMIN_PASSWORD=$PW FLEETPOWER_SIM_PASSWORD=$PW
 "$F" start --count 4 --model inproc --dir "$D/ipmi" --dead 1 >"$T/start.log" 2>&1 || { cat "$T/start.log"; exit 1; }

@@ -63,7 +63,7 @@ int run(int argc, char** argv) {
       return static_cast<int>(ExitCode::Usage);
     }
   }
-  CLI::App app{"fleetpower: out-of-band power control for fleets of servers (IPMI, Redfish, SSH)",
+  CLI::App app{"fleetpower: out-of-band power control for fleets of servers (IPMI, Redfish)",
                "fleetpower"};
   app.set_version_flag("-V,--version", FLEETPOWER_VERSION);
   app.fallthrough();
@@ -71,7 +71,7 @@ int run(int argc, char** argv) {
   app.add_option("-i,--inventory", g.inventory,
                  "Inventory file (default: $FLEETPOWER_INVENTORY, ./fleetpower.yaml, /etc/fleetpower/inventory.yaml)");
   app.add_option("--credentials", g.credentials,
-                 "Credentials file, mode 0600 (default: ~/.config/fleetpower/credentials.yaml, /etc/fleetpower/credentials.yaml)");
+                 "Credentials file, mode 0600 (default: $FLEETPOWER_CREDENTIALS, ~/.config/fleetpower/credentials.yaml, /etc/fleetpower/credentials.yaml)");
   app.add_option("-f,--fanout", g.fanout, "Operations in flight at once (default 256, max 16384)")
       ->check(CLI::Range(std::size_t{1}, SchedulerOptions::kMaxFanout));
   app.add_option("-t,--timeout", g.timeout, "Per-host time limit, e.g. 500ms, 5s, 2m (default 10s)");
@@ -83,8 +83,8 @@ int run(int argc, char** argv) {
   app.add_flag("--expand", g.expand, "One line per host instead of folded hostlists");
   app.add_flag("--all", g.all, "Select every host of the inventory");
   app.add_option("-x,--exclude", g.exclude, "Hosts or @groups to leave out (repeatable)");
-  app.add_option("--protocol", g.protocol, "Override every target's protocol (ipmi, redfish, ssh, test)")
-      ->check(CLI::IsMember({"ipmi", "redfish", "ssh", "test"}));
+  app.add_option("--protocol", g.protocol, "Override every target's protocol (ipmi, redfish, test)")
+      ->check(CLI::IsMember({"ipmi", "redfish", "test"}));
   app.add_option("--ca-file", g.ca_file, "CA bundle to verify Redfish BMC certificates");
   app.add_flag("--insecure", g.insecure, "Do not verify TLS certificates (warns)");
 

@@ -38,7 +38,7 @@ bool is_option_with_value(const std::string& a) {
                                                       "-x", "--exclude", "--protocol", "--ca-file",
                                                       "--wait-timeout", "--then-force", "--batch", "--batch-delay",
                                                       "--canary", "--max-fail", "--confirm-over", "--journal-dir",
-                                                      "--audit-log"};
+                                                      "--audit-log", "--plugin-dir"};
   for (auto& w : with_value)
     if (a == w) return true;
   return false;
@@ -87,6 +87,8 @@ int run(int argc, char** argv) {
       ->check(CLI::IsMember({"ipmi", "redfish", "test"}));
   app.add_option("--ca-file", g.ca_file, "CA bundle to verify Redfish BMC certificates");
   app.add_flag("--insecure", g.insecure, "Do not verify TLS certificates (warns)");
+  app.add_option("--plugin-dir", g.plugin_dirs,
+                 "Also load vendor plugins (*.yaml profiles, *.so) from DIR (repeatable; overrides built-in and /etc/fleetpower/plugins.d)");
 
   const char* fleet = "Fleet operations";
   app.add_flag("--no-wait", g.no_wait, "Return once the BMC accepted the action; do not verify the end state")->group(fleet);

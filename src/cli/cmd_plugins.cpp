@@ -1,5 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include <boost/asio/io_context.hpp>
+#include <boost/json.hpp>
+#include <fmt/format.h>
 
 #include <iostream>
 
@@ -7,17 +9,85 @@
 
 namespace fleetpower::cli {
 
+bool load_plugins(const Globals& g, plugin::Registry* reg) {
+  std::vector<Diagnostic> diags;
+  bool ok = reg->load_builtin(&diags);
+  ok = reg->load_dir(plugin::kSitePluginDir, false, &diags) && ok;
+  if (!g.config_plugin_dir.empty()) ok = reg->load_dir(g.config_plugin_dir, true, &diags) && ok;
+  for (auto& d : g.plugin_dirs) ok = reg->load_dir(d, true, &diags) && ok;
+  for (auto& d : diags) std::cerr << d.str() << "\n";
+  return ok;
+}
+
+namespace {
+
+std::string transports_text(const plugin::Descriptor& d) {
+  std::string s;
+  for (auto t : d.transports) s += (s.empty() ? "" : ",") + std::string(plugin::transport_name(t));
+  return s;
+}
+
+std::string origin_text(const plugin::Plugin& p) {
+  std::string s = p.source == plugin::Source::BuiltIn ? std::string("built-in") : p.origin;
+  if (!p.overrides.empty()) s += " (overrides " + p.overrides + ")";
+  return s;
+}
+
+}  // namespace
+
 void setup_plugins(CLI::App& app, Globals& g, CommandFn* run) {
-  app.add_subcommand("plugins", "List the protocol backends and vendor plugins this build has")->callback([&g, run] {
-    *run = [&g] {
-      asio::io_context io;
-      BackendRegistry reg;
-      register_backends(reg, io.get_executor(), g);
-      std::cout << "protocol backends (built in):\n";
-      reg.for_each([](const std::string& name, Backend&) { std::cout << "  " << name << "\n"; });
-      return 0;
-    };
-  });
+  app.add_subcommand("plugins", "List the protocol backends and the vendor plugins loaded (built-in and site)")
+      ->callback([&g, run] {
+        *run = [&g] {
+          asio::io_context io;
+          BackendRegistry reg;
+          register_backends(reg, io.get_executor(), g);
+          plugin::Registry plugins;
+          const bool ok = load_plugins(g, &plugins);
+          if (g.output == "json" || g.output == "jsonl") {
+            boost::json::array backends, list;
+            reg.for_each([&](const std::string& name, Backend&) { backends.emplace_back(name); });
+            for (auto& p : plugins.plugins()) {
+              boost::json::object o;
+              o["name"] = p->desc.name;
+              o["version"] = p->desc.version;
+              o["api_version"] = p->desc.api_version;
+              boost::json::array ts;
+              for (auto t : p->desc.transports) ts.emplace_back(std::string(plugin::transport_name(t)));
+              o["transports"] = std::move(ts);
+              o["priority"] = p->desc.priority;
+              o["source"] = std::string(plugin::source_name(p->source));
+              o["origin"] = p->origin;
+              if (!p->overrides.empty()) o["overrides"] = p->overrides;
+              o["hooks"] = p->hooks != nullptr;
+              o["description"] = p->desc.description;
+              list.emplace_back(std::move(o));
+            }
+            boost::json::object root;
+            root["api_version"] = plugin::kApiVersion;
+            root["backends"] = std::move(backends);
+            root["plugins"] = std::move(list);
+            std::cout << boost::json::serialize(root) << "\n";
+          } else {
+            std::cout << "protocol backends (built in):\n";
+            reg.for_each([](const std::string& name, Backend&) { std::cout << "  " << name << "\n"; });
+            std::cout << fmt::format("vendor plugins (API version {}):\n", plugin::kApiVersion);
+            std::size_t wn = 4, wv = 7, wt = 10;
+            for (auto& p : plugins.plugins()) {
+              wn = std::max(wn, p->desc.name.size());
+              wv = std::max(wv, p->desc.version.size());
+              wt = std::max(wt, transports_text(p->desc).size());
+            }
+            std::cout << fmt::format("  {:<{}}  {:<{}}  {:<{}}  {}\n", "NAME", wn, "VERSION", wv, "TRANSPORTS", wt,
+                                     "FROM");
+            for (auto& p : plugins.plugins())
+              std::cout << fmt::format("  {:<{}}  {:<{}}  {:<{}}  {}{}\n", p->desc.name, wn, p->desc.version, wv,
+                                       transports_text(p->desc), wt, origin_text(*p),
+                                       p->hooks ? " [code hooks]" : "");
+          }
+          return ok ? 0 : static_cast<int>(ExitCode::SomeFailed);
+        };
+      });
 }
 
 }  // namespace fleetpower::cli

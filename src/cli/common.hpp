@@ -14,6 +14,7 @@
 #include "core/inventory.hpp"
 #include "core/output.hpp"
 #include "core/scheduler.hpp"
+#include "plugin/registry.hpp"
 
 namespace fleetpower::cli {
 
@@ -33,6 +34,10 @@ struct Globals {
   std::string protocol;  ///< overrides every target's protocol
   std::string ca_file;
   bool insecure = false;
+  /// Site plugin directories (--plugin-dir, repeatable) and the config file's plugin_dir; both
+  /// are read after /etc/fleetpower/plugins.d and the built-in plugins, and override them.
+  std::vector<std::string> plugin_dirs;
+  std::string config_plugin_dir;
 
   // Fleet operations (power commands).
   bool no_wait = false;
@@ -75,6 +80,11 @@ struct Loaded {
 };
 /// Loads the inventory and resolves `selection`; prints problems to stderr.
 std::optional<int> load_selection(const Globals& g, const std::vector<std::string>& selection, Loaded* out);
+
+/// Loads the built-in plugins, then /etc/fleetpower/plugins.d, the config file's plugin_dir and
+/// every --plugin-dir (later ones override plugins of the same name).  Problems are printed to
+/// stderr naming the file; refused files are skipped.  Returns false if any file was refused.
+bool load_plugins(const Globals& g, plugin::Registry* reg);
 
 /// Registers every backend compiled into this build.
 void register_backends(BackendRegistry& reg, asio::any_io_executor ex, const Globals& g);

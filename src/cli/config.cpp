@@ -46,7 +46,7 @@ bool apply_file(const std::string& path, Globals& g, std::vector<Diagnostic>* di
       {"ca_file", Key::Str, &g.ca_file},           {"audit_log", Key::Str, &g.audit_log},
       {"journal_dir", Key::Str, &g.journal_dir},   {"confirm_over", Key::Count, &g.confirm_over},
       {"wait_timeout", Key::Dur, &g.wait_timeout}, {"batch_delay", Key::Dur, &g.batch_delay},
-      {"no_progress", Key::Bool, &g.no_progress},
+      {"no_progress", Key::Bool, &g.no_progress},  {"plugin_dir", Key::Str, &g.config_plugin_dir},
   };
   bool ok = true;
   for (auto it = root.begin(); it != root.end(); ++it) {

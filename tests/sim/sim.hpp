@@ -35,6 +35,8 @@ struct SystemTemplate {
   boost::json::object base;                ///< the resource as served by the tree
   std::string power_initial;               ///< PowerState found in the tree ("On" when absent)
   std::vector<std::string> boot_targets;   ///< BootSourceOverrideTarget allowable ("" = any)
+  std::vector<std::string> boot_enabled_allowed;  ///< BootSourceOverrideEnabled allowable ("" = any)
+  std::string oem_button_target;  ///< OEM power-button action (iLO: HpeComputerSystemExt.PowerButton)
   bool has_boot = false;
   bool has_indicator_led = false;
   bool has_location_indicator = false;
@@ -53,6 +55,19 @@ struct Personality {
   bool expand = false;        ///< root advertises ProtocolFeaturesSupported.ExpandQuery
   std::unordered_map<std::string, std::size_t> reset_targets;  ///< target path -> system index
   std::unordered_map<std::string, std::size_t> system_paths;   ///< system path -> index
+  std::unordered_map<std::string, std::size_t> oem_button_targets;  ///< OEM button -> index
+
+  // Vendor personality (--vendor / --vendor-mix): what the real BMC family does differently.
+  std::string vendor_id;    ///< "dell", "hpe", "hpe-ilo4", ...; empty for plain trees
+  std::string plugin;       ///< the fleetpower plugin meant for it ("dell-idrac", ...)
+  bool graceful_restart_hard = false;  ///< iDRAC: GracefulRestart performs a hard reset
+  bool strict_state = false;           ///< iLO: On while On / Off while Off -> 400
+  bool malformed_reset_list = false;   ///< Supermicro: ResetType list served as one string
+  bool boot_mode_required = false;     ///< Supermicro: Boot PATCH must carry the Mode
+  bool require_if_match = false;       ///< AMI: PATCH without If-Match -> 428
+  std::string settings_suffix;         ///< AMI "/SD": Boot only writable there
+  std::string settings_error_id;       ///< MessageId when Boot is PATCHed on the System
+  std::string reject_id;               ///< bmcweb: unknown ResetType -> ActionParameterUnknown
 };
 
 /// Strip query/fragment, collapse a trailing slash; "/redfish/v1/" -> "/redfish/v1".
@@ -65,6 +80,26 @@ bool load_builtin(const std::string& name, Personality* out, std::string* err);
 /// After `raw` is filled: find systems, reset targets, allowed values, session paths, vendor.
 bool index_personality(Personality* p, std::string* err);
 std::vector<std::string> builtin_names();
+/// Loads several folders of loose fixtures as one tree (first file claiming a path wins).
+bool load_fixture_dirs(const std::vector<std::string>& dirs, Personality* out, std::string* err);
+
+// ---------------------------------------------------------------------------------------------
+// Vendor personalities (sim_vendor.cpp): a shared mockup tree (or a DMTF tree with the vendor's
+// fields set) plus the quirks of that BMC family.
+
+std::vector<std::string> vendor_names();
+/// Builds vendor `name` from the trees under `mockup_root`.  Returns false with *err.
+bool load_vendor(const std::string& name, const std::string& mockup_root, Personality* out,
+                 std::string* err);
+struct IpmiIdent {
+  std::uint32_t manufacturer = 0;  ///< IANA enterprise number (20 bits on the wire)
+  std::uint16_t product = 0x5046;
+  std::string plugin;
+};
+/// IPMI Get Device ID identity of a vendor personality; false for an unknown name.
+bool vendor_ipmi_ident(const std::string& name, IpmiIdent* out);
+/// "dell,hpe,..." -> names, checked against vendor_names().
+bool parse_vendor_list(std::string_view spec, std::vector<std::string>* out, std::string* err);
 
 // ---------------------------------------------------------------------------------------------
 // Faults: per-BMC knobs.
@@ -139,6 +174,9 @@ struct Config {
   unsigned port = 443;
   bool port_per_bmc = false;
   std::vector<std::string> mockups;  ///< dirs or builtin names; BMCs split in blocks
+  std::vector<std::string> vendors;  ///< vendor personalities, BMC i gets vendors[i % n]
+  std::string mockup_root;           ///< where the vendor trees are read from
+  bool inventory_vendors = false;    ///< write `vendor: <plugin>` into the inventory groups
   bool http = false;
   std::string inventory_out, credentials_out, state_dir;
   std::string faults;

@@ -301,6 +301,8 @@ struct Bmc {
   std::array<std::uint8_t, 16> guid{};
   std::map<std::uint32_t, Session> sessions;
   std::uint64_t commands = 0;
+  std::string vendor = "generic";  ///< vendor personality (Get Device ID identity)
+  IpmiIdent ident;
 };
 
 const char* chassis_control_name(std::uint8_t c) {
@@ -540,6 +542,11 @@ bool IpmiSim::start(std::string* err) {
     b.host = fmt::format("{}{:0{}}", cfg_.host_prefix, i + 1, pad_);
     b.faults = faults[i];
     b.busy_left = b.faults.busy;
+    if (!cfg_.vendors.empty()) b.vendor = cfg_.vendors[i % cfg_.vendors.size()];
+    if (!vendor_ipmi_ident(b.vendor, &b.ident)) {
+      *err = "unknown vendor " + b.vendor;
+      return false;
+    }
     b.on = cfg_.initial_power == "on";
     for (std::size_t k = 0; k < b.guid.size(); ++k)
       b.guid[k] = static_cast<std::uint8_t>((i * 131 + k * 17 + 0x5a) & 0xff);
@@ -567,10 +574,11 @@ bool IpmiSim::start(std::string* err) {
         ", password: " + yaml_quote(password_) + " }\n";
     if (!write_file_atomic(cfg_.credentials_out, o, 0600, err)) return false;
   }
-  std::string tsv = "# index\thost\taddress\tport\tfaults\n";
+  std::string tsv = "# index\thost\taddress\tport\tfaults\tvendor\tmanufacturer_id\tproduct_id\n";
   for (const auto& b : bmcs_)
-    tsv += fmt::format("{}\t{}\t{}\t{}\t{}\n", b.index + 1, b.host, b.address, cfg_.port,
-                       b.faults.describe());
+    tsv += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", b.index + 1, b.host, b.address,
+                       cfg_.port, b.faults.describe(), b.vendor, b.ident.manufacturer,
+                       b.ident.product);
   if (!write_file_atomic(cfg_.state_dir + "/ipmi-bmcs.tsv", tsv, 0644, err)) return false;
   for (std::size_t i = 0; i < bmcs_.size(); ++i) receive(i);
   write_state();
@@ -1117,8 +1125,19 @@ std::uint8_t IpmiSim::execute(Bmc& b, Session* s, const Msg& rq, Bytes* out, boo
       case IPMI_CMD_GET_DEVICE_ID:
         if (!s) break;
         // device 0x20 rev 1, firmware 1.23, IPMI 2.0, chassis + bridge + IPMB device support,
-        // manufacturer 0 (unspecified), product 0x5046.
-        *out = {0x20, 0x01, 0x01, 0x23, 0x02, 0x9f, 0x00, 0x00, 0x00, 0x46, 0x50};
+        // manufacturer id (20 bits, LS byte first) and product id (LS byte first) of the vendor
+        // personality (generic: manufacturer 0 = unspecified, product 0x5046).
+        *out = {0x20,
+                0x01,
+                0x01,
+                0x23,
+                0x02,
+                0x9f,
+                static_cast<std::uint8_t>(b.ident.manufacturer & 0xff),
+                static_cast<std::uint8_t>((b.ident.manufacturer >> 8) & 0xff),
+                static_cast<std::uint8_t>((b.ident.manufacturer >> 16) & 0x0f),
+                static_cast<std::uint8_t>(b.ident.product & 0xff),
+                static_cast<std::uint8_t>(b.ident.product >> 8)};
         return IPMI_COMP_CODE_COMMAND_SUCCESS;
       case IPMI_CMD_SET_SESSION_PRIVILEGE_LEVEL: {
         if (!s) break;

@@ -30,6 +30,7 @@ struct IpmiConfig {
   int session_limit = 32;             ///< sessions per BMC
   Millis session_timeout{60000};      ///< idle session expiry
   bool quiet = false;
+  std::vector<std::string> vendors;  ///< vendor personalities (Get Device ID), round-robin
 };
 
 class IpmiSim;

@@ -30,6 +30,14 @@ listens; runs until SIGTERM/SIGINT.
   --mockup DIR|NAME       tree to serve: a mockup directory (short form <dir>/<path>/index.json)
                           or a built-in personality: rackmount (default), blade.  Repeatable:
                           BMCs are split into contiguous blocks, one per tree
+  --vendor NAME           every BMC gets vendor personality NAME (generic, dell, hpe, hpe-ilo4,
+                          hpe-ilo6, supermicro, lenovo, openbmc, ami, cray): a vendor tree plus
+                          that BMC family's quirks (see README); IPMI BMCs get its Get Device ID
+  --vendor-mix A,B,...    vendor personalities round-robin: BMC i gets the (i mod n)-th
+  --mockup-root DIR       where vendor trees are read (default $FLEETPOWER_MOCKUPS, else the
+                          shared/redfish-mockups folder beside the source tree)
+  --inventory-vendors     write `vendor: <plugin>` into each inventory group (default: none, so
+                          fleetpower detects the vendor)
   --http                  plain HTTP instead of HTTPS
   --inventory-out FILE    write a fleetpower inventory for the fleet
   --credentials-out FILE  write the credentials file (mode 0600; entry "sim")
@@ -160,6 +168,19 @@ int main(int argc, char** argv) {
     } else if (a == "--mockup") {
       if (!val()) return 2;
       cfg.mockups.push_back(v);
+    } else if (a == "--vendor" || a == "--vendor-mix") {
+      if (!val()) return 2;
+      std::string e;
+      if (!parse_vendor_list(v, &cfg.vendors, &e) || (a == "--vendor" && cfg.vendors.size() != 1)) {
+        std::fprintf(stderr, "fleetpower-sim: %s: %s\n", std::string(a).c_str(),
+                     e.empty() ? "one vendor name (use --vendor-mix for several)" : e.c_str());
+        return 2;
+      }
+    } else if (a == "--mockup-root") {
+      if (!val()) return 2;
+      cfg.mockup_root = v;
+    } else if (a == "--inventory-vendors") {
+      cfg.inventory_vendors = true;
     } else if (a == "--http") {
       cfg.http = true;
     } else if (a == "--inventory-out") {
@@ -216,6 +237,11 @@ int main(int argc, char** argv) {
     return 2;
   }
   if (const char* pw = std::getenv("FLEETPOWER_SIM_PASSWORD"); pw && *pw) cfg.password = pw;
+  if (cfg.mockup_root.empty()) {
+    const char* m = std::getenv("FLEETPOWER_MOCKUPS");
+    cfg.mockup_root = m && *m ? m : FP_SIM_DEFAULT_MOCKUPS;
+  }
+  icfg.vendors = cfg.vendors;
   if (icfg.count > 0) {
     icfg.state_dir = cfg.state_dir;
     icfg.username = cfg.username;

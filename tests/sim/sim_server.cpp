@@ -311,16 +311,26 @@ class Sim {
   Reply system_get(std::size_t bi, std::size_t si);
   Reply system_patch(std::size_t bi, std::size_t si, const Request& req, bool via_settings);
   Reply settings_get(std::size_t bi, std::size_t si);
-  /// System index whose settings object is `path` (only with the settings knob), else -1.
+  /// Boot only writable through a @Redfish.Settings object (settings knob, AMI personality).
+  bool settings_on(std::size_t bi) const {
+    return bmcs_[bi].faults.settings || !bmcs_[bi].pers->settings_suffix.empty();
+  }
+  std::string settings_suffix(std::size_t bi) const {
+    const auto& s = bmcs_[bi].pers->settings_suffix;
+    return s.empty() ? "/Settings" : s;
+  }
+  /// System index whose settings object is `path` (only with settings on), else -1.
   long settings_index(std::size_t bi, const std::string& path) const {
     const Bmc& b = bmcs_[bi];
-    if (!b.faults.settings || path.size() < 10 ||
-        path.compare(path.size() - 9, 9, "/Settings") != 0)
+    std::string suf = settings_suffix(bi);
+    if (!settings_on(bi) || path.size() <= suf.size() ||
+        path.compare(path.size() - suf.size(), suf.size(), suf) != 0)
       return -1;
-    auto it = b.pers->system_paths.find(path.substr(0, path.size() - 9));
+    auto it = b.pers->system_paths.find(path.substr(0, path.size() - suf.size()));
     return it == b.pers->system_paths.end() ? -1 : static_cast<long>(it->second);
   }
   Reply reset(std::size_t bi, std::size_t si, const Request& req);
+  Reply oem_button(std::size_t bi, std::size_t si, const Request& req);
   Reply task_get(Bmc& b, std::uint32_t id, bool monitor);
   void purge_sessions(Bmc& b);
   void expand_members(std::size_t bi, Reply* r);
@@ -344,6 +354,7 @@ class Sim {
   std::unique_ptr<asio::posix::stream_descriptor> control_;
   asio::streambuf control_buf_{65536};
   std::size_t pad_ = 4;
+  std::map<std::string, std::size_t> vendor_pers_;  ///< vendor name -> index in pers_
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -411,6 +422,25 @@ bool parse_body(const Request& req, json::value* out) {
 // Setup
 
 bool Sim::load_personalities(std::string* err) {
+  if (!cfg_.vendors.empty()) {
+    if (!cfg_.mockups.empty()) {
+      *err = "--vendor/--vendor-mix and --mockup cannot be combined";
+      return false;
+    }
+    for (const auto& v : cfg_.vendors) {
+      if (vendor_pers_.count(v)) continue;
+      auto p = std::make_unique<Personality>();
+      std::string e;
+      if (!load_vendor(v, cfg_.mockup_root, p.get(), &e)) {
+        *err = "vendor " + v + ": " + e + " (mockups read from " + cfg_.mockup_root +
+               "; set --mockup-root or $FLEETPOWER_MOCKUPS)";
+        return false;
+      }
+      vendor_pers_[v] = pers_.size();
+      pers_.push_back(std::move(p));
+    }
+    return true;
+  }
   std::vector<std::string> names = cfg_.mockups;
   if (names.empty()) names.push_back("rackmount");
   for (const auto& n : names) {
@@ -548,8 +578,10 @@ bool Sim::setup(std::string* err) {
       b.address = ipv4_str(addr);
       b.port = cfg_.port;
     }
-    // Personalities in contiguous blocks, as even as possible.
-    std::size_t pi = std::min(np - 1, i * np / cfg_.count);
+    // Personalities in contiguous blocks, as even as possible; vendors round-robin.
+    std::size_t pi = cfg_.vendors.empty()
+                         ? std::min(np - 1, i * np / cfg_.count)
+                         : vendor_pers_.at(cfg_.vendors[i % cfg_.vendors.size()]);
     b.pers = pers_[pi].get();
     b.sys.resize(b.pers->systems.size());
     for (std::size_t s = 0; s < b.sys.size(); ++s) {
@@ -743,6 +775,8 @@ bool Sim::write_inventory(std::string* err) {
       o += "    bmc: " + yaml_quote(bmc_expr) + "\n";
       o += "    port: " + std::to_string(bmcs_[i].port) + "\n";
       if (p.systems.size() > 1) o += "    system: " + yaml_quote(p.systems[s].id) + "\n";
+      if (cfg_.inventory_vendors && !p.plugin.empty())
+        o += "    vendor: " + yaml_quote(p.plugin) + "\n";
     }
     i = j;
   }
@@ -783,15 +817,18 @@ bool Sim::write_credentials(std::string* err) {
 
 bool Sim::write_bmcs_table(std::string* err) {
   std::string o =
-      "# index\thost\taddress\tport\tpersonality\tsystems\tfaults\tsha256_fingerprint\n";
+      "# index\thost\taddress\tport\tpersonality\tsystems\tfaults\tsha256_fingerprint\tvendor\t"
+      "plugin\n";
   for (std::size_t i = 0; i < bmcs_.size(); ++i) {
     const Bmc& b = bmcs_[i];
     std::string sys;
     for (const auto& s : b.pers->systems) sys += (sys.empty() ? "" : ",") + s.id;
-    o += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", i + 1,
+    o += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\t{}\n", i + 1,
                      node_name(i, 0).substr(0, cfg_.host_prefix.size() + pad_), b.address, b.port,
                      b.pers->name, sys, b.faults.describe(),
-                     certs_ ? cert_fingerprint(*certs_, i) : "-");
+                     certs_ ? cert_fingerprint(*certs_, i) : "-",
+                     b.pers->vendor_id.empty() ? "-" : b.pers->vendor_id,
+                     b.pers->plugin.empty() ? "-" : b.pers->plugin);
   }
   return write_file_atomic(cfg_.state_dir + "/bmcs.tsv", o, 0644, err);
 }
@@ -814,6 +851,7 @@ void Sim::write_state() {
                                {"address", b.address},
                                {"port", b.port},
                                {"personality", b.pers->name},
+                               {"vendor", b.pers->vendor_id},
                                {"faults", b.faults.describe()},
                                {"sessions", b.sessions.size()},
                                {"systems", std::move(systems)}});
@@ -939,7 +977,8 @@ void Sim::apply_reset(std::size_t bi, std::size_t si, const std::string& type) {
     if (!up) on();
   } else if (type == "ForceOff") {
     if (p != Power::Off) power_set(bi, si, Power::Off, type);
-  } else if (type == "GracefulShutdown") {
+  } else if (type == "GracefulShutdown" || type == "Off") {
+    // "Off": HPE Cray EX's non-standard value, an orderly power-off.
     if (up) graceful_off(false);
   } else if (type == "PushPowerButton") {
     if (up)
@@ -951,9 +990,13 @@ void Sim::apply_reset(std::size_t bi, std::size_t si, const std::string& type) {
     on();
   } else if (type == "ForceRestart" || type == "GracefulRestart") {
     if (p == Power::On) {
-      // A warm reset: the host restarts, power stays on.
+      // A warm reset: the host restarts, power stays on.  "hard": the OS got no chance to shut
+      // down (ForceRestart; GracefulRestart on iDRAC firmware that performs a hard reset).
       ++st.gen;
-      event(bi, static_cast<int>(si), json::object{{"event", "restart"}, {"cause", type}});
+      bool hard = type == "ForceRestart" || bmcs_[bi].pers->graceful_restart_hard;
+      json::object e{{"event", "restart"}, {"cause", type}, {"hard", hard}};
+      if (type == "GracefulRestart" && hard) e["quirk"] = "graceful_restart_is_hard";
+      event(bi, static_cast<int>(si), std::move(e));
     } else {
       if (p != Power::Off) power_set(bi, si, Power::Off, type);
       on();
@@ -1133,7 +1176,7 @@ Reply Sim::system_get(std::size_t bi, std::size_t si) {
   if (t.has_location_indicator) o["LocationIndicatorActive"] = st.locate;
   std::string tag = etag(bi, si);
   o["@odata.etag"] = tag;
-  if (b.faults.badlist && !t.reset_target.empty()) {
+  if ((b.faults.badlist || b.pers->malformed_reset_list) && !t.reset_target.empty()) {
     // A malformed list, as some firmware publishes: one string instead of an array, no ActionInfo.
     std::string joined;
     for (const auto& v : t.reset_allowed) joined += (joined.empty() ? "" : " ") + v;
@@ -1141,10 +1184,10 @@ Reply Sim::system_get(std::size_t bi, std::size_t si) {
         {"#ComputerSystem.Reset",
          json::object{{"target", t.reset_target}, {"ResetType@Redfish.AllowableValues", joined}}}};
   }
-  if (b.faults.settings && t.has_boot)
+  if (settings_on(bi) && t.has_boot)
     o["@Redfish.Settings"] =
         json::object{{"@odata.type", "#Settings.v1_3_0.Settings"},
-                     {"SettingsObject", json::object{{"@odata.id", t.path + "/Settings"}}},
+                     {"SettingsObject", json::object{{"@odata.id", t.path + settings_suffix(bi)}}},
                      {"SupportedApplyTimes", json::array{"Immediate"}}};
   Reply r = json_reply(200, json::serialize(o));
   r.headers.emplace_back("ETag", tag);
@@ -1160,10 +1203,10 @@ Reply Sim::settings_get(std::size_t bi, std::size_t si) {
   if (!st.boot_mode.empty()) boot["BootSourceOverrideMode"] = st.boot_mode;
   std::string tag = etag(bi, si);
   Reply r = json_reply(
-      200, json::serialize(json::object{{"@odata.id", t.path + "/Settings"},
+      200, json::serialize(json::object{{"@odata.id", t.path + settings_suffix(bi)},
                                         {"@odata.type", "#ComputerSystem.v1_16_0.ComputerSystem"},
                                         {"@odata.etag", tag},
-                                        {"Id", "Settings"},
+                                        {"Id", settings_suffix(bi).substr(1)},
                                         {"Name", "Pending settings of " + t.id},
                                         {"Boot", std::move(boot)}}));
   r.headers.emplace_back("ETag", tag);
@@ -1177,15 +1220,25 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req, bool
   std::string tag = etag(bi, si);
   auto im = req.find(http::field::if_match);
   const std::string& mode = b.faults.etag_mode;
+  // Every refused PATCH is an event: a quirk's wrong usage is visible in events.jsonl.
+  auto rej = [&](const std::string& why, Reply r) {
+    event(bi, static_cast<int>(si),
+          json::object{{"event", "patch"},
+                       {"result", "rejected"},
+                       {"reason", why},
+                       {"status", r.status},
+                       {"via", via_settings ? "settings" : "system"}});
+    return r;
+  };
   if (mode != "none") {
     if (im == req.end()) {
-      if (mode == "required")
-        return error_reply(
+      if (mode == "required" || b.pers->require_if_match)
+        return rej("if_match_required", error_reply(
             428, {"PreconditionRequired",
                   "A precondition header or annotation is required to change the resource.",
                   {},
                   "Critical",
-                  "Try the request again with the If-Match header."});
+                  "Try the request again with the If-Match header."}));
     } else {
       std::string v(im->value());
       std::string strong = tag.substr(2);  // without W/
@@ -1207,47 +1260,71 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req, bool
   std::string nt = st.boot_target, ne = st.boot_enabled, nm = st.boot_mode, nled = st.led;
   bool nloc = st.locate;
   bool boot_changed = false, led_changed = false;
-  auto bad_value = [](const std::string& prop, const std::string& val) {
-    return error_reply(400, {"PropertyValueNotInList",
+  auto bad_value = [&](const std::string& prop, const std::string& val) {
+    return rej("not_in_list:" + prop + "=" + val, error_reply(400, {"PropertyValueNotInList",
                              "The value '" + val + "' for the property " + prop +
                                  " is not in the list of acceptable values.",
                              {val, prop},
                              "Warning",
                              "Choose a value from the enumeration list that the implementation can "
-                             "support and resubmit the request if the operation failed."});
+                             "support and resubmit the request if the operation failed."}));
   };
-  auto unknown = [](const std::string& prop) {
-    return error_reply(
+  auto unknown = [&](const std::string& prop) {
+    return rej("unknown:" + prop, error_reply(
         400, {"PropertyUnknown",
               "The property " + prop + " is not in the list of valid properties for the resource.",
               {prop},
               "Warning",
               "Remove the unknown property from the request body and resubmit the request if the "
-              "operation failed."});
+              "operation failed."}));
   };
-  auto type_err = [](const std::string& prop) {
-    return error_reply(400, {"PropertyValueTypeError",
+  auto type_err = [&](const std::string& prop) {
+    return rej("type:" + prop, error_reply(400, {"PropertyValueTypeError",
                              "The value for the property " + prop +
                                  " is of a different type than the property can accept.",
                              {"", prop},
                              "Warning",
                              "Correct the value for the property in the request body and resubmit "
-                             "the request if the operation failed."});
+                             "the request if the operation failed."}));
   };
   for (const auto& kv : body.as_object()) {
     std::string k(kv.key());
     const json::value& v = kv.value();
     if (k == "Boot" && t.has_boot) {
-      if (b.faults.settings && !via_settings)
-        return error_reply(400, {"PropertyNotWritable",
-                                 "The property Boot is a read-only property and cannot be assigned "
-                                 "a value; change it through the @Redfish.Settings object " +
-                                     t.path + "/Settings.",
-                                 {"Boot"},
-                                 "Warning",
-                                 "Remove the property from the request body and resubmit the "
-                                 "request if the operation failed."});
+      if (settings_on(bi) && !via_settings) {
+        if (!b.pers->settings_error_id.empty())
+          // AMI MegaRAC's own answer (MessageId Ami.1.0.OperationSupportedInFutureStateURI).
+          return rej("settings_only",
+                     error_reply(400, {b.pers->settings_error_id,
+                                       "Support of this Operation for Boot Properties is moved "
+                                       "to FutureState URI(" +
+                                           t.path + settings_suffix(bi) + ")",
+                                       {t.path + settings_suffix(bi)},
+                                       "Warning",
+                                       "PATCH the boot properties on the FutureState URI."}));
+        return rej("settings_only",
+                   error_reply(400, {"PropertyNotWritable",
+                                     "The property Boot is a read-only property and cannot be "
+                                     "assigned a value; change it through the @Redfish.Settings "
+                                     "object " +
+                                         t.path + settings_suffix(bi) + ".",
+                                     {"Boot"},
+                                     "Warning",
+                                     "Remove the property from the request body and resubmit the "
+                                     "request if the operation failed."}));
+      }
       if (!v.is_object()) return type_err("Boot");
+      if (b.pers->boot_mode_required && !v.as_object().contains("BootSourceOverrideMode"))
+        // Supermicro: a Boot PATCH must echo BootSourceOverrideMode.
+        return rej("missing:Boot/BootSourceOverrideMode",
+                   error_reply(400, {"PropertyMissing",
+                                     "The property BootSourceOverrideMode is a required property "
+                                     "and must be included in the request.",
+                                     {"BootSourceOverrideMode"},
+                                     "Warning",
+                                     "Ensure that the property is in the request body and has a "
+                                     "valid value and resubmit the request if the operation "
+                                     "failed."}));
       const auto& base_boot = t.base.at("Boot").as_object();
       for (const auto& bk : v.as_object()) {
         std::string key(bk.key());
@@ -1263,6 +1340,11 @@ Reply Sim::system_patch(std::size_t bi, std::size_t si, const Request& req, bool
           if (!bk.value().is_string()) return type_err("Boot/" + key);
           std::string s(bk.value().as_string());
           if (s != "Once" && s != "Continuous" && s != "Disabled")
+            return bad_value("Boot/" + key, s);
+          // Lenovo XCC lists Once and Disabled only: Continuous is refused.
+          if (!t.boot_enabled_allowed.empty() &&
+              std::find(t.boot_enabled_allowed.begin(), t.boot_enabled_allowed.end(), s) ==
+                  t.boot_enabled_allowed.end())
             return bad_value("Boot/" + key, s);
           ne = s;
           boot_changed = true;
@@ -1390,6 +1472,17 @@ Reply Sim::reset(std::size_t bi, std::size_t si, const Request& req) {
                      "Correct the value for the parameter in the request body and resubmit the "
                      "request if the operation failed."}));
   std::string type(rt->as_string());
+  if (std::find(t.reset_allowed.begin(), t.reset_allowed.end(), type) == t.reset_allowed.end() &&
+      b.pers->reject_id == "ActionParameterUnknown")
+    // bmcweb (OpenBMC) answers a ResetType it does not implement this way.
+    return reject("not_allowed:" + type,
+                  error_reply(400, {"ActionParameterUnknown",
+                                    "The action Reset was submitted with the invalid parameter " +
+                                        type + ".",
+                                    {"Reset", type},
+                                    "Warning",
+                                    "Correct the invalid parameter and resubmit the request if "
+                                    "the operation failed."}));
   if (std::find(t.reset_allowed.begin(), t.reset_allowed.end(), type) == t.reset_allowed.end())
     return reject(
         "not_allowed:" + type,
@@ -1402,7 +1495,7 @@ Reply Sim::reset(std::size_t bi, std::size_t si, const Request& req) {
                           "Choose a value from the enumeration list that the implementation can "
                           "support and resubmit the request if the operation failed."}));
   Power before = b.sys[si].power;
-  if (b.faults.strict_state) {
+  if (b.faults.strict_state || b.pers->strict_state) {
     bool up = before == Power::On || before == Power::PoweringOn;
     bool noop = ((type == "On" || type == "ForceOn") && up) ||
                 ((type == "ForceOff" || type == "GracefulShutdown") && before == Power::Off);
@@ -1438,6 +1531,57 @@ Reply Sim::reset(std::size_t bi, std::size_t si, const Request& req) {
     r.headers.emplace_back("Retry-After", "1");
     return r;
   }
+  if (b.pers->hpe_envelope) return json_reply(200, hpe_success_body());
+  Reply r;
+  r.status = 204;
+  r.is_json = false;
+  return r;
+}
+
+/// iLO's OEM power button: POST {"PushType": "Press"|"PressAndHold"}.  Press acts like the
+/// front-panel button (graceful off when on, on when off); PressAndHold forces the power off.
+Reply Sim::oem_button(std::size_t bi, std::size_t si, const Request& req) {
+  Bmc& b = bmcs_[bi];
+  json::value body;
+  if (!parse_body(req, &body) || !body.is_object()) return malformed_json();
+  auto* pt = body.as_object().if_contains("PushType");
+  auto reject = [&](const std::string& why, Reply r) {
+    event(bi, static_cast<int>(si),
+          json::object{{"event", "reset"},
+                       {"via", "oem"},
+                       {"result", "rejected"},
+                       {"reason", why},
+                       {"power", power_str(b.sys[si].power)}});
+    return r;
+  };
+  if (!pt)
+    return reject("missing", error_reply(400, {"ActionParameterMissing",
+                                               "The action PowerButton requires the parameter "
+                                               "PushType to be present in the request body.",
+                                               {"PowerButton", "PushType"},
+                                               "Critical",
+                                               "Supply the action with the required parameter."}));
+  std::string type = pt->is_string() ? std::string(pt->as_string()) : json::serialize(*pt);
+  if (type != "Press" && type != "PressAndHold")
+    return reject("not_allowed:" + type,
+                  error_reply(400, {"ActionParameterValueNotInList",
+                                    "The value '" + type +
+                                        "' for the parameter PushType in the action PowerButton "
+                                        "is not in the list of acceptable values.",
+                                    {type, "PushType", "PowerButton"},
+                                    "Warning",
+                                    "Choose Press or PressAndHold."}));
+  Power before = b.sys[si].power;
+  event(bi, static_cast<int>(si),
+        json::object{{"event", "reset"},
+                     {"via", "oem"},
+                     {"reset_type", "Oem.PowerButton." + type},
+                     {"result", "accepted"},
+                     {"power", power_str(before)}});
+  if (type == "Press")
+    apply_reset(bi, si, "PushPowerButton");
+  else if (before != Power::Off)
+    apply_reset(bi, si, "ForceOff");
   if (b.pers->hpe_envelope) return json_reply(200, hpe_success_body());
   Reply r;
   r.status = 204;
@@ -1582,6 +1726,8 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
     } else if (method == http::verb::post) {
       if (auto it = p.reset_targets.find(path); it != p.reset_targets.end())
         r = reset(bi, it->second, req);
+      else if (auto ob = p.oem_button_targets.find(path); ob != p.oem_button_targets.end())
+        r = oem_button(bi, ob->second, req);
       else if (p.raw.count(path) || p.system_paths.count(path))
         r = method_not_allowed(mstr, path);
       else

@@ -100,31 +100,41 @@ const std::vector<std::string> kAllResetTypes = {
     "On",  "ForceOff", "GracefulShutdown", "GracefulRestart", "ForceRestart",
     "Nmi", "ForceOn",  "PushPowerButton",  "PowerCycle"};
 
-/// A folder of loose fixture files (one resource per *.json, any names): each file is served at
-/// the "@odata.id" it carries.  Files are taken in sorted path order; the first file claiming a
-/// path wins (fixture folders hold variants of one resource).
-bool load_fixture_dir(const std::string& dir, Personality* out, std::string* err) {
-  std::error_code ec;
-  std::vector<fs::path> files;
+/// Folders of loose fixture files (one resource per *.json, any names): each file is served at
+/// the "@odata.id" it carries.  Files are taken folder by folder, in sorted path order; the first
+/// file claiming a path wins (fixture folders hold variants of one resource).
+bool load_fixtures(const std::vector<std::string>& dirs, Personality* out, std::string* err) {
   std::uintmax_t total = 0;
-  for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied, ec),
-       end;
-       !ec && it != end; it.increment(ec)) {
-    if (!it->is_regular_file(ec) || it->path().extension() != ".json") continue;
-    auto sz = it->file_size(ec);
-    if (ec || sz > kMaxFileBytes) continue;
-    total += sz;
-    if (total > kMaxTreeBytes) {
-      *err = "fixture folder " + dir + " is larger than the 256 MiB limit";
+  std::vector<fs::path> files;
+  for (const auto& dir : dirs) {
+    std::error_code ec;
+    std::vector<fs::path> these;
+    for (fs::recursive_directory_iterator it(dir, fs::directory_options::skip_permission_denied,
+                                             ec),
+         end;
+         !ec && it != end; it.increment(ec)) {
+      if (!it->is_regular_file(ec) || it->path().extension() != ".json") continue;
+      auto sz = it->file_size(ec);
+      if (ec || sz > kMaxFileBytes) continue;
+      total += sz;
+      if (total > kMaxTreeBytes) {
+        *err = "fixture folder " + dir + " is larger than the 256 MiB limit";
+        return false;
+      }
+      these.push_back(it->path());
+    }
+    if (ec) {
+      *err = "cannot read " + dir + ": " + ec.message();
       return false;
     }
-    files.push_back(it->path());
+    std::sort(these.begin(), these.end());
+    files.insert(files.end(), these.begin(), these.end());
   }
-  if (ec) {
-    *err = "cannot read " + dir + ": " + ec.message();
+  if (dirs.empty()) {
+    *err = "no fixture folder";
     return false;
   }
-  std::sort(files.begin(), files.end());
+  const std::string& dir = dirs.front();
   out->source = dir;
   if (out->name.empty()) out->name = fs::path(dir).filename().string();
   for (const auto& f : files) {
@@ -147,7 +157,15 @@ bool load_fixture_dir(const std::string& dir, Personality* out, std::string* err
   return index_personality(out, err);
 }
 
+bool load_fixture_dir(const std::string& dir, Personality* out, std::string* err) {
+  return load_fixtures({dir}, out, err);
+}
+
 }  // namespace
+
+bool load_fixture_dirs(const std::vector<std::string>& dirs, Personality* out, std::string* err) {
+  return load_fixtures(dirs, out, err);
+}
 
 bool load_mockup_dir(const std::string& dir, Personality* out, std::string* err) {
   std::error_code ec;
@@ -201,6 +219,10 @@ bool load_mockup_dir(const std::string& dir, Personality* out, std::string* err)
 }
 
 bool index_personality(Personality* p, std::string* err) {
+  p->systems.clear();
+  p->reset_targets.clear();
+  p->system_paths.clear();
+  p->oem_button_targets.clear();
   auto root = parse_raw(*p, "/redfish/v1");
   if (!root || !root->is_object()) {
     *err = p->name + ": service root is missing or not JSON";
@@ -270,7 +292,26 @@ bool index_personality(Personality* p, std::string* err) {
           av && av->is_array())
         for (const auto& v : av->as_array())
           if (v.is_string()) t.boot_targets.emplace_back(v.as_string());
+      if (auto* ev =
+              boot->as_object().if_contains("BootSourceOverrideEnabled@Redfish.AllowableValues");
+          ev && ev->is_array())
+        for (const auto& v : ev->as_array())
+          if (v.is_string()) t.boot_enabled_allowed.emplace_back(v.as_string());
     }
+    // An OEM power button (iLO: Oem.Hpe.Actions["#HpeComputerSystemExt.PowerButton"]).
+    if (auto* oem = t.base.if_contains("Oem"); oem && oem->is_object())
+      for (const auto& vendor : oem->as_object()) {
+        auto* acts = vendor.value().is_object() ? vendor.value().as_object().if_contains("Actions")
+                                                : nullptr;
+        if (!acts || !acts->is_object()) continue;
+        for (const auto& a : acts->as_object()) {
+          std::string_view k = a.key();
+          if (k.size() < 12 || k.substr(k.size() - 12) != ".PowerButton" || !a.value().is_object())
+            continue;
+          if (auto* tg = a.value().as_object().if_contains("target"); tg && tg->is_string())
+            t.oem_button_target = normalize_path(std::string(tg->as_string()));
+        }
+      }
     t.has_indicator_led = t.base.contains("IndicatorLED");
     t.has_location_indicator = t.base.contains("LocationIndicatorActive");
     if (auto* actions = t.base.if_contains("Actions"); actions && actions->is_object()) {
@@ -311,6 +352,7 @@ bool index_personality(Personality* p, std::string* err) {
     std::size_t idx = p->systems.size();
     p->system_paths[t.path] = idx;
     if (!t.reset_target.empty()) p->reset_targets[t.reset_target] = idx;
+    if (!t.oem_button_target.empty()) p->oem_button_targets[t.oem_button_target] = idx;
     p->systems.push_back(std::move(t));
   }
   if (p->systems.empty()) {

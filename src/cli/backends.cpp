@@ -10,6 +10,9 @@
 #if FLEETPOWER_HAVE_REDFISH
 #include "transport/redfish/redfish_backend.hpp"
 #endif
+#if FLEETPOWER_HAVE_SSH
+#include "transport/ssh/ssh_backend.hpp"
+#endif
 
 namespace fleetpower::cli {
 
@@ -24,9 +27,15 @@ void register_backends(BackendRegistry& reg, asio::any_io_executor ex, const Glo
   ro.insecure = g.insecure;
   if (g.insecure) spdlog::warn("--insecure: BMC certificates are NOT verified");
   reg.add("redfish", redfish::make_backend(ex, ro));
-#else
-  (void)g;
 #endif
+#if FLEETPOWER_HAVE_SSH
+  ssh::Options so;
+  so.profile_dirs = g.ssh_profile_dirs;
+  ssh::LoadReport report;
+  reg.add("ssh", ssh::make_backend(ex, so, &report));
+  for (auto& e : report.errors) spdlog::error("SSH profile: {}", e);
+#endif
+  (void)g;
 }
 
 }  // namespace fleetpower::cli

@@ -38,7 +38,7 @@ bool is_option_with_value(const std::string& a) {
                                                       "-x", "--exclude", "--protocol", "--ca-file",
                                                       "--wait-timeout", "--then-force", "--batch", "--batch-delay",
                                                       "--canary", "--max-fail", "--confirm-over", "--journal-dir",
-                                                      "--audit-log", "--plugin-dir"};
+                                                      "--audit-log", "--plugin-dir", "--via", "--ssh-profile-dir"};
   for (auto& w : with_value)
     if (a == w) return true;
   return false;
@@ -83,8 +83,12 @@ int run(int argc, char** argv) {
   app.add_flag("--expand", g.expand, "One line per host instead of folded hostlists");
   app.add_flag("--all", g.all, "Select every host of the inventory");
   app.add_option("-x,--exclude", g.exclude, "Hosts or @groups to leave out (repeatable)");
-  app.add_option("--protocol", g.protocol, "Override every target's protocol (ipmi, redfish, test)")
-      ->check(CLI::IsMember({"ipmi", "redfish", "test"}));
+  app.add_option("--protocol", g.protocol, "Override every target's protocol (ipmi, redfish, ssh, test)")
+      ->check(CLI::IsMember({"ipmi", "redfish", "ssh", "test"}));
+  app.add_option("--via", g.via, "Power path: bmc (default) or pdu (switch the node's PDU outlets, see 'outlets')")
+      ->check(CLI::IsMember({"bmc", "pdu"}));
+  app.add_option("--ssh-profile-dir", g.ssh_profile_dirs,
+                 "Directory of site SSH device profiles (*.yaml; repeatable; also /etc/fleetpower/ssh-profiles.d)");
   app.add_option("--ca-file", g.ca_file, "CA bundle to verify Redfish BMC certificates");
   app.add_flag("--insecure", g.insecure, "Do not verify TLS certificates (warns)");
   app.add_option("--plugin-dir", g.plugin_dirs,

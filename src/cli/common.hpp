@@ -38,6 +38,8 @@ struct Globals {
   /// are read after /etc/fleetpower/plugins.d and the built-in plugins, and override them.
   std::vector<std::string> plugin_dirs;
   std::string config_plugin_dir;
+  std::string via = "bmc";                     ///< bmc | pdu (switch the node's PDU outlets)
+  std::vector<std::string> ssh_profile_dirs;  ///< site SSH device profiles
 
   // Fleet operations (power commands).
   bool no_wait = false;

@@ -15,6 +15,7 @@
 #include "core/fleet.hpp"
 #include "core/hostlist.hpp"
 #include "core/journal.hpp"
+#include "core/outlets.hpp"
 #include "core/plan.hpp"
 #include "core/waves.hpp"
 
@@ -49,7 +50,7 @@ namespace {
 /// a usage error: nothing has been touched yet.
 std::optional<int> resolve_credentials(const Globals& g, Loaded& l, std::vector<const Credential*>* creds) {
   bool need = false;
-  for (auto* t : l.targets) need = need || t->protocol != "test";
+  for (auto* t : l.targets) need = need || t->protocol != "test";  // "pdu": the PDUs' credentials
   std::string path = g.credentials.empty() ? default_credentials_path() : g.credentials;
   if (need && !path.empty()) {
     std::vector<Diagnostic> diags;
@@ -61,7 +62,7 @@ std::optional<int> resolve_credentials(const Globals& g, Loaded& l, std::vector<
   l.credentials.add_environment();
   static const Credential kNone{"none", "", Secret(), Secret()};
   for (auto* t : l.targets) {
-    if (t->protocol == "test") {
+    if (t->protocol == "test" || t->protocol == "pdu") {  // pdu: see build_outlet_table
       creds->push_back(&kNone);
       continue;
     }
@@ -202,8 +203,25 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
   fo.then_force = then_force;
   fo.dry_run = g.dry_run;
 
+  // --via pdu: the selected nodes are switched through their PDU outlets.
+  std::shared_ptr<OutletTable> outlets;
+  if (g.via == "pdu") {
+    for (auto* t : l.targets) l.inventory.targets[l.inventory.by_name.at(t->name)].protocol = "pdu";
+  }
   std::vector<const Credential*> creds;
   if (auto rc = resolve_credentials(g, l, &creds)) return *rc;
+  if (g.via == "pdu") {
+    outlets = std::make_shared<OutletTable>();
+    std::string err;
+    if (!build_outlet_table(l.inventory, l.targets, l.credentials, outlets.get(), &err)) {
+      std::cerr << "fleetpower: " << err << "\n";
+      return usage;
+    }
+    // A cycle keeps every outlet off for cycle_delay within one operation.
+    Millis longest{0};
+    for (auto& [n, p] : *outlets) longest = std::max(longest, p.cycle_delay);
+    if (req.action == Action::Cycle || req.action == Action::Reset) fo.op_timeout += longest;
+  }
 
   // Safety rail: a destructive action on many targets is confirmed, or needs --yes.
   const bool stateful = changes_state(req.action) && !g.dry_run;
@@ -225,6 +243,7 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
   asio::io_context io(1);
   BackendRegistry registry;
   register_backends(registry, io.get_executor(), g);
+  if (outlets) registry.add("pdu", make_outlet_backend(io.get_executor(), registry, outlets));
   Scheduler sched(io, registry, so);
   sched.set_runner(make_fleet_runner(fo));
 
@@ -240,7 +259,7 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
     if (auto* t = l.targets[i]->var("timeout"))
       if (auto d = parse_duration(*t)) per = *d;
     FleetOptions fj = fo;
-    fj.op_timeout = per;
+    fj.op_timeout = per + (fo.op_timeout - *timeout);
     j.timeout = std::max(job_timeout, fleet_job_timeout(req.action, fj));
     jobs.push_back(std::move(j));
   }

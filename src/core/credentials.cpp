@@ -137,8 +137,9 @@ bool CredentialStore::load_text(const std::string& text, const std::string& name
       else if (k == "password_command") { s.password_command = v; ++sources; }
       else if (k == "kg_env") s.kg_env = v;
       else if (k == "kg_file") s.kg_file = v;
+      else if (k == "identity_file") s.identity_file = v;
       else {
-        auto dym = did_you_mean(k, {"username", "password", "password_file", "password_env", "password_command", "kg_env", "kg_file"}, 1);
+        auto dym = did_you_mean(k, {"username", "password", "password_file", "password_env", "password_command", "kg_env", "kg_file", "identity_file"}, 1);
         diags->push_back({name, line, col, s.name + "." + k,
                           fmt::format("unknown key '{}'{}", k, dym.empty() ? "" : fmt::format(" (did you mean '{}'?)", dym[0])), false});
         ok = false;
@@ -148,9 +149,9 @@ bool CredentialStore::load_text(const std::string& text, const std::string& name
       diags->push_back({name, s.line, 0, s.name + ".username", "missing username", false});
       ok = false;
     }
-    if (sources != 1) {
+    if (sources != 1 && !(sources == 0 && !s.identity_file.empty())) {
       diags->push_back({name, s.line, 0, s.name,
-                        sources == 0 ? "needs one of password, password_file, password_env, password_command"
+                        sources == 0 ? "needs one of password, password_file, password_env, password_command (or an SSH identity_file)"
                                      : "give only one of password, password_file, password_env, password_command",
                         false});
       ok = false;
@@ -215,6 +216,7 @@ const Credential* CredentialStore::resolve(const std::string& name, std::string*
   c.name = name;
   c.username = s.username;
   c.password = Secret(std::move(pw));
+  c.identity_file = s.identity_file;
   if (!s.kg_env.empty()) {
     const char* v = std::getenv(s.kg_env.c_str());
     if (!v) {

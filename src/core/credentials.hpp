@@ -20,6 +20,7 @@ struct CredentialSource {
   std::string password_command;
   std::string kg_env;  ///< optional IPMI K_g from an environment variable
   std::string kg_file;
+  std::string identity_file;  ///< SSH private key: may replace the password for SSH devices
   int line = 0;
 };
 

@@ -135,6 +135,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
       }
       return finish(std::move(out));
     }
+    // A backend that carried out the cycle itself (PDU outlets: all off, wait, all on) says so.
+    for (auto& [k, v] : out.facts)
+      if (k == "cycled" && v == "off-on") seen_not_on_ = true;
     if (!o_.wait && !(act_ == Action::Soft && o_.then_force)) return finish(Outcome::success("ok"));
     if (act_ == Action::Cycle) poll_delay_ = std::min(poll_delay_, Millis(400));
     schedule_poll();

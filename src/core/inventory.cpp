@@ -44,7 +44,7 @@ const std::vector<std::string_view> kTargetKeys = {
     // Redfish
     "system", "auth", "ca_file", "tls_fingerprint", "insecure", "scheme",
     // SSH devices and outlets
-    "ssh_profile", "known_hosts", "pdu", "outlet",
+    "ssh_profile", "known_hosts", "pdu", "outlet", "outlets", "host_key_policy", "identity_file", "cycle_delay",
     // power metadata
     "circuit", "phase", "feed", "watts", "start_watts",
     // timing
@@ -203,7 +203,9 @@ class Loader {
     } else if (key == "insecure" || key == "test_hang") {
       static const std::set<std::string> ok{"true", "false", "yes", "no"};
       if (!ok.count(v)) return bad(fmt::format("'{}' is not a boolean (true, false)", v));
-    } else if (key == "timeout" || key == "test_delay" || key == "test_transition") {
+    } else if (key == "host_key_policy") {
+      if (v != "strict" && v != "accept-new") return bad(fmt::format("'{}' is not a host key policy (strict, accept-new)", v));
+    } else if (key == "timeout" || key == "test_delay" || key == "test_transition" || key == "cycle_delay") {
       if (!parse_duration(v)) return bad(fmt::format("'{}' is not a duration (like 500ms, 5s, 2m)", v));
     } else if (key == "test_state") {
       if (v != "on" && v != "off") return bad(fmt::format("'{}' is not a power state (on, off)", v));
@@ -595,7 +597,7 @@ class Loader {
         else t.vars[k] = val;
       }
       if (t.protocol.empty()) t.protocol = "auto";
-      if (t.bmc.empty() && t.protocol != "test") {
+      if (t.bmc.empty() && t.protocol != "test" && !t.vars.count("outlets")) {
         error(host_loc_.count(h) ? host_loc_[h] : (gi != kNoGroup ? groups_[gi].hosts_expr.loc : Loc{}),
               gi != kNoGroup ? "groups." + groups_[gi].name + ".bmc" : "hosts." + h + ".bmc",
               fmt::format("no BMC address for {} (set 'bmc' on the host, its group or in defaults, e.g. \"{{host}}-bmc\")", h));
@@ -607,7 +609,7 @@ class Loader {
     // Several targets on one BMC must be told apart by `system`.
     std::map<std::string, std::vector<const Target*>> per_bmc;
     for (auto& t : inv_->targets)
-      if (!t.bmc.empty()) per_bmc[t.bmc_key() + "|" + t.var_or("system", "")].push_back(&t);
+      if (!t.bmc.empty()) per_bmc[t.bmc_key() + "|" + t.var_or("system", "") + "|" + t.var_or("outlet", "")].push_back(&t);
     for (auto& [k, ts] : per_bmc) {
       if (ts.size() < 2) continue;
       std::vector<std::string> names;

@@ -28,6 +28,7 @@ struct Credential {
   std::string username;
   Secret password;
   Secret kg_key;  ///< IPMI K_g (BMC key), optional
+  std::string identity_file;  ///< SSH private key file, optional (not a secret itself)
 };
 
 /// One node to act on, with everything resolved from the inventory.

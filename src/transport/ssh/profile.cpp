@@ -331,6 +331,17 @@ class Parser {
 
 }  // namespace
 
+std::string escape_value(std::string_view s) {
+  std::string out;
+  for (char c : s) {
+    if (out.size() >= 80) return out + "...";
+    unsigned char u = static_cast<unsigned char>(c);
+    if (u < 0x20 || u >= 0x7f) out += fmt::format("\\x{:02x}", u);
+    else out += c;
+  }
+  return out;
+}
+
 std::string sanitize(std::string_view s, std::size_t max) {
   std::string out;
   for (char c : s) {
@@ -476,7 +487,7 @@ bool bind_params_map(const Profile& p, const ActionSpec& a, const std::map<std::
     } catch (const std::regex_error&) {
     }
     if (!matches || !value_is_safe(v)) {
-      *err = fmt::format("refused {} '{}' for SSH profile {}: {}; nothing was sent", name, sanitize(v, 64), p.name,
+      *err = fmt::format("refused {} '{}' for SSH profile {}: {}; nothing was sent", name, escape_value(v), p.name,
                          spec->second.help.empty() ? fmt::format("it must match {}", spec->second.pattern_source)
                                                    : "it must be " + spec->second.help);
       return false;

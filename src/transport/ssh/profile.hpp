@@ -133,6 +133,9 @@ Verdict judge(const Profile& p, Action action, const ActionSpec& a, const Bound&
 /// True when `text` ends with the prompt (shell mode).  `text` is the accumulated output.
 bool ends_with_prompt(const Profile& p, std::string_view text);
 
+/// A value as shown when it is refused: control characters as \xNN (a newline stays visible).
+std::string escape_value(std::string_view s);
+
 /// Printable, one line, at most `max` characters: for reasons and logs.
 std::string sanitize(std::string_view s, std::size_t max = 120);
 

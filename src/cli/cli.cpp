@@ -63,7 +63,7 @@ int run(int argc, char** argv) {
       return static_cast<int>(ExitCode::Usage);
     }
   }
-  CLI::App app{"fleetpower: out-of-band power control for fleets of servers (IPMI, Redfish)",
+  CLI::App app{"fleetpower: out-of-band power control for fleets of servers (IPMI, Redfish, SSH)",
                "fleetpower"};
   app.set_version_flag("-V,--version", FLEETPOWER_VERSION);
   app.fallthrough();

@@ -313,7 +313,10 @@ class Loader {
               g.children.push_back(b->second.Scalar());
               g.child_locs.push_back(loc_of(b->second));
             } else if (b->second.IsSequence()) {
-              for (const auto& c : b->second) {
+              // A copy: `b->second` lives in a temporary the iterator returns, which a
+              // range-for over it would outlive (ASan: stack-use-after-scope).
+              const YAML::Node list = b->second;
+              for (const auto& c : list) {
                 g.children.push_back(c.Scalar());
                 g.child_locs.push_back(loc_of(c));
               }

@@ -58,19 +58,34 @@ out_is() { # DESCRIPTION WANT: stdout is exactly WANT
   if [ "$(cat "$T/out")" = "$2" ]; then ok "$1"; else not_ok "$1: got '$(cat "$T/out")' wanted '$2'"; sed 's/^/    /' "$T/err" | head -5; fi
 }
 
-# --- PDU outlet, interactive shell ----------------------------------------------------------
-run status pdu-a1-o5; out_is "PDU status (outlet starts on)" "pdu-a1-o5: on"
+# --- PDU outlet (interactive shell), SMASH-CLP and racadm BMCs (exec), side by side ---------
+ALL=bmc1,idrac1,pdu-a1-o5
+run status $ALL; out_is "status of the three kinds (all start on)" "bmc1,idrac1,pdu-a1-o5: on"
 check_eq "PDU status sent olStatus 5" "$(last_cmd pdu-a)" "olStatus 5"
-run off pdu-a1-o5; out_is "PDU off" "pdu-a1-o5: off"
+check_eq "SMASH status command" "$(last_cmd bmc)" "show /system1 powerstate"
+check_eq "racadm status command" "$(last_cmd idrac)" "racadm serveraction powerstatus"
+run off $ALL; out_is "off, all three" "bmc1,idrac1,pdu-a1-o5: off"
 check_eq "PDU outlet 5 is off in the device" "$(state pdu-a 5)" "off"
 check "PDU off sent olOff 5" grep -qx '"olOff 5"' "$T/pdu-a/commands.log"
+check_eq "SMASH device is off" "$(state bmc power)" "off"
+check "SMASH off sent stop -force /system1" grep -qx '"stop -force /system1"' "$T/bmc/commands.log"
+check_eq "racadm device is off" "$(state idrac power)" "off"
+check "racadm off sent serveraction powerdown" grep -qx '"racadm serveraction powerdown"' "$T/idrac/commands.log"
 run off pdu-a1-o5; out_is "PDU off again: already off, nothing sent" "pdu-a1-o5: already off"
 check_eq "no second olOff" "$(grep -cx '"olOff 5"' "$T/pdu-a/commands.log")" "1"
-run on pdu-a1-o5; out_is "PDU on" "pdu-a1-o5: on"
+run on $ALL; out_is "on, all three" "bmc1,idrac1,pdu-a1-o5: on"
 check_eq "PDU outlet 5 is on in the device" "$(state pdu-a 5)" "on"
-run cycle pdu-a1-o5
-check "PDU cycle (olReboot) ends on" grep -q '^pdu-a1-o5: on' "$T/out"
+check "SMASH on sent start /system1" grep -qx '"start /system1"' "$T/bmc/commands.log"
+check_eq "racadm device is on" "$(state idrac power)" "on"
+run cycle $ALL
+check "PDU cycle (olReboot) ends on" grep -q 'pdu-a1-o5: on' "$T/out"
 check "PDU cycle sent olReboot 5" grep -qx '"olReboot 5"' "$T/pdu-a/commands.log"
+check "SMASH cycle ends on" grep -qE '(^|,)bmc1[,:].* on' "$T/out"
+check "SMASH cycle = stop -force then start" in_order bmc "stop -force /system1" "start /system1"
+check "racadm cycle ends on" grep -qE '(^|,)idrac1[,:].* on' "$T/out"
+check "racadm cycle sent powercycle" grep -qx '"racadm serveraction powercycle"' "$T/idrac/commands.log"
+run reset bmc1; out_is "SMASH reset" "bmc1: on (reset)"
+check_eq "SMASH device saw one reset" "$(state bmc resets)" "1"
 run -o json status pdu-a1-o5
 check "JSON names the profile and the host key" python3 - "$T/out" "$(fp_fingerprint pdu-a)" <<'PY'
 import json, sys
@@ -78,29 +93,6 @@ h = json.load(open(sys.argv[1]))["hosts"][0]
 assert h["facts"]["ssh_profile"] == "apc", h
 assert h["facts"]["ssh_host_key"] == sys.argv[2], h
 PY
-
-# --- SMASH-CLP BMC, exec --------------------------------------------------------------------
-run status bmc1; out_is "SMASH status" "bmc1: on"
-check_eq "SMASH status command" "$(last_cmd bmc)" "show /system1 powerstate"
-run off bmc1; out_is "SMASH off" "bmc1: off"
-check "SMASH off sent stop -force /system1" grep -qx '"stop -force /system1"' "$T/bmc/commands.log"
-check_eq "SMASH device is off" "$(state bmc power)" "off"
-run on bmc1; out_is "SMASH on" "bmc1: on"
-check "SMASH on sent start /system1" grep -qx '"start /system1"' "$T/bmc/commands.log"
-run reset bmc1; out_is "SMASH reset" "bmc1: on (reset)"
-check_eq "SMASH device saw one reset" "$(state bmc resets)" "1"
-run cycle bmc1
-check "SMASH cycle ends on" grep -q '^bmc1: on' "$T/out"
-check "SMASH cycle = stop -force then start" in_order bmc "stop -force /system1" "start /system1"
-
-# --- racadm, exec ---------------------------------------------------------------------------
-run status idrac1; out_is "racadm status" "idrac1: on"
-run off idrac1; out_is "racadm off" "idrac1: off"
-check "racadm off sent serveraction powerdown" grep -qx '"racadm serveraction powerdown"' "$T/idrac/commands.log"
-run on idrac1; out_is "racadm on" "idrac1: on"
-run cycle idrac1
-check "racadm cycle ends on" grep -q '^idrac1: on' "$T/out"
-check "racadm cycle sent powercycle" grep -qx '"racadm serveraction powercycle"' "$T/idrac/commands.log"
 
 # --- outlets as a power path ----------------------------------------------------------------
 run status node005; check "without --via the dead BMC fails" grep -q '^node005: error' "$T/out"

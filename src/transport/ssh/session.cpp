@@ -33,6 +33,7 @@ enum class Step : std::uint8_t {
   RequestExec,
   Prompt,
   Reply,
+  Closing,
   Done,
 };
 
@@ -42,7 +43,7 @@ enum class Res : std::uint8_t { Again, Ok, Fail };
 class Session : public std::enable_shared_from_this<Session> {
  public:
   Session(asio::any_io_executor ex, SessionSpec spec, asio::cancellation_slot cancel,
-          std::function<void(Outcome)> done)
+          std::function<void(Outcome)> done, std::function<void()> released)
       : ex_(ex),
         spec_(std::move(spec)),
         cancel_(cancel),
@@ -50,7 +51,8 @@ class Session : public std::enable_shared_from_this<Session> {
         resolver_(ex),
         socket_(ex),
         sd_(ex),
-        step_timer_(ex) {}
+        step_timer_(ex),
+        released_(std::move(released)) {}
 
   ~Session() { teardown(); }
 
@@ -422,9 +424,9 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void pump() {
-    if (finished_) return;
+    if (!live()) return;
     Res r = f_();
-    if (finished_) return;
+    if (!live()) return;
     if (r == Res::Again) return wait_io();
     auto next = std::move(next_fn_);
     next(r);
@@ -435,7 +437,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto w = (flags & SSH_WRITE_PENDING) ? asio::posix::descriptor_base::wait_write
                                          : asio::posix::descriptor_base::wait_read;
     sd_.async_wait(w, [self = shared_from_this()](error_code ec) {
-      if (self->finished_) return;
+      if (!self->live()) return;
       if (ec) return self->fail(ErrorKind::Connection, fmt::format("waiting on {}: {}", self->where(), ec.message()));
       self->pump();
     });
@@ -449,7 +451,9 @@ class Session : public std::enable_shared_from_this<Session> {
     step_timer_.expires_at(until);
     step_timer_.async_wait([w = weak_from_this(), s](error_code ec) {
       auto self = w.lock();
-      if (!self || ec || self->finished_ || self->step_ != s) return;
+      if (!self || ec || self->step_ != s) return;
+      if (s == Step::Closing) return self->end_close();
+      if (self->finished_) return;
       self->fail(self->timeout_kind(), "timed out waiting for " + self->waiting_for());
     });
   }
@@ -473,6 +477,7 @@ class Session : public std::enable_shared_from_this<Session> {
         return spec_.profile->mode == Mode::Shell
                    ? fmt::format("the reply to '{}' and the prompt; got: {}", spec_.commands[next_], sanitize(tail(buf_)))
                    : fmt::format("the reply to '{}'", spec_.commands[next_]);
+      case Step::Closing:
       case Step::Done: break;
     }
     return "the device";
@@ -512,11 +517,6 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   void succeed() {
-    // Shell mode: leave politely (best effort, not waited for).
-    if (spec_.profile->mode == Mode::Shell && ch_ && !spec_.profile->exit_command.empty()) {
-      std::string line = spec_.profile->exit_command + spec_.profile->newline;
-      ssh_channel_write(ch_, line.data(), static_cast<uint32_t>(line.size()));
-    }
     Outcome o;
     if (spec_.action == Action::Status) {
       o = Outcome::success(std::string(power_state_name(state_)), state_);
@@ -524,13 +524,22 @@ class Session : public std::enable_shared_from_this<Session> {
       o = Outcome::success("ok");
     }
     if (!detail_.empty()) o.facts.emplace_back("reply", detail_);
-    finish(std::move(o));
+    finish(std::move(o), /*graceful=*/true);
   }
 
   void fail(ErrorKind k, std::string reason) { finish(Outcome::failure(k, std::move(reason))); }
 
-  void finish(Outcome o) {
-    if (finished_) return;
+  bool live() const { return !finished_ || closing_; }
+
+  /// The outcome is reported at once; with `graceful` the session then leaves politely (shell:
+  /// the exit command; both: wait for the device to close the channel, at most close_limit) so
+  /// the device frees its CLI session, and only then is the device released for the next
+  /// operation.
+  void finish(Outcome o, bool graceful = false) {
+    if (finished_) {
+      if (closing_) end_close();
+      return;
+    }
     finished_ = true;
     step_ = Step::Done;
     o.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - started_);
@@ -540,9 +549,40 @@ class Session : public std::enable_shared_from_this<Session> {
     if (cancel_.is_connected()) cancel_.clear();
     step_timer_.cancel();
     resolver_.cancel();
-    teardown();
     // Completion is posted: never from inside start(), and after this object's handlers unwind.
     asio::post(ex_, [d = std::move(done_), o = std::move(o)]() mutable { d(std::move(o)); });
+    if (graceful && ch_ && s_ && !ssh_channel_is_closed(ch_)) {
+      closing_ = true;
+      step_ = Step::Closing;
+      step_timer_.expires_after(kCloseLimit);
+      step_timer_.async_wait([w = weak_from_this()](error_code ec) {
+        auto self = w.lock();
+        if (!self || ec) return;
+        self->end_close();
+      });
+      if (spec_.profile->mode == Mode::Shell && !spec_.profile->exit_command.empty()) {
+        std::string line = spec_.profile->exit_command + spec_.profile->newline;
+        ssh_channel_write(ch_, line.data(), static_cast<uint32_t>(line.size()));
+      }
+      buf_.clear();
+      return drive(
+          [this]() -> Res {
+            if (read_available() == Res::Fail) return Res::Fail;
+            buf_.clear();  // what the device says on the way out does not matter
+            return ssh_channel_is_closed(ch_) ? Res::Ok : Res::Again;
+          },
+          [this](Res) { end_close(); });
+    }
+    teardown();
+    asio::post(ex_, [r = std::move(released_)] { if (r) r(); });
+  }
+
+  void end_close() {
+    if (!closing_) return;
+    closing_ = false;
+    step_timer_.cancel();
+    teardown();
+    asio::post(ex_, [r = std::move(released_)] { if (r) r(); });
   }
 
   void teardown() {
@@ -572,11 +612,14 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::ip::tcp::socket socket_;
   asio::posix::stream_descriptor sd_;
   asio::steady_timer step_timer_;
+  std::function<void()> released_;
   ssh_session s_ = nullptr;
   ssh_channel ch_ = nullptr;
   Step step_ = Step::Resolve;
   std::function<Res()> f_;
   std::function<void(Res)> next_fn_;
+  static constexpr Millis kCloseLimit{1000};
+  bool closing_ = false;
   bool finished_ = false, answered_ = false, eof_ = false, overflow_ = false;
   bool tried_key_ = false, tried_kbdint_ = false, auth_partial_ = false, auth_error_ = false;
   bool added_key_ = false;
@@ -593,8 +636,8 @@ class Session : public std::enable_shared_from_this<Session> {
 }  // namespace
 
 void run_session(asio::any_io_executor ex, SessionSpec spec, asio::cancellation_slot cancel,
-                 std::function<void(Outcome)> done) {
-  auto s = std::make_shared<Session>(std::move(ex), std::move(spec), cancel, std::move(done));
+                 std::function<void(Outcome)> done, std::function<void()> released) {
+  auto s = std::make_shared<Session>(std::move(ex), std::move(spec), cancel, std::move(done), std::move(released));
   s->begin();
 }
 

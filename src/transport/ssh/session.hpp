@@ -57,8 +57,10 @@ struct SessionSpec {
 };
 
 /// Runs one operation.  `done` is called exactly once, never from inside this call.
+/// `released` is called once after it, when the session is closed (after a success the
+/// session first leaves politely, for at most a second): the device is free again.
 void run_session(boost::asio::any_io_executor ex, SessionSpec spec, boost::asio::cancellation_slot cancel,
-                 std::function<void(Outcome)> done);
+                 std::function<void(Outcome)> done, std::function<void()> released = {});
 
 /// Loads a private key file (no passphrase).  Blocking file read: call before the loop runs,
 /// or once per file.  On failure *err says why.

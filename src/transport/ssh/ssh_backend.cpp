@@ -96,10 +96,9 @@ class SshBackend final : public Backend {
     devices_[key].busy = true;
     if (w->timer) w->timer->cancel();
     auto done = std::move(w->done);
-    run_session(ex_, std::move(w->spec), w->cancel, [this, key, done = std::move(done)](Outcome o) {
-      done(std::move(o));
-      next(key);
-    });
+    run_session(
+        ex_, std::move(w->spec), w->cancel, [done = std::move(done)](Outcome o) { done(std::move(o)); },
+        [this, key] { next(key); });
   }
 
   void next(const std::string& key) {

@@ -40,7 +40,7 @@ hosts:
   node005: {protocol: redfish, bmc: 127.2.77.5, outlets: [pdu-a1:5, pdu-b1:5], cycle_delay: 1s}
   node006: {protocol: redfish, bmc: 127.2.77.6, outlets: [pdu-a1:6], cycle_delay: 1s}
 EOF
-FPB=("$FLEETPOWER" -i "$T/inv.yaml" --credentials "$T/cred.yaml" --wait-timeout 10s --journal-dir "$T/runs" --audit-log "$T/audit.log" --no-progress)
+FPB=("$FLEETPOWER" -i "$T/inv.yaml" --credentials "$T/cred.yaml" --wait-timeout 30s --journal-dir "$T/runs" --audit-log "$T/audit.log" --no-progress)
 FP=("${FPB[@]}" -t 8s)
 state() { python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get(sys.argv[2], "unset"))' "$T/$1/state.json" "$2" 2>/dev/null || echo unset; }
 last_cmd() { fp_commands "$1" | grep -v '^exit$' | tail -1; }

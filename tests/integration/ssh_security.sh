@@ -55,7 +55,7 @@ hosts:
 ${3:-}
 EOF
 }
-FP=("$FLEETPOWER" -i "$T/inv.yaml" --credentials "$T/cred.yaml" -t 6s --wait-timeout 8s --journal-dir "$T/runs" --audit-log "$T/audit.log" --no-progress)
+FP=("$FLEETPOWER" -i "$T/inv.yaml" --credentials "$T/cred.yaml" -t 8s --wait-timeout 30s --journal-dir "$T/runs" --audit-log "$T/audit.log" --no-progress)
 run() { "${FP[@]}" "$@" >"$T/out" 2>"$T/err" || true; }
 ncmds() { if [ -f "$T/$1/commands.log" ]; then wc -l <"$T/$1/commands.log"; else echo 0; fi; }
 nconns() { grep -c 'Connection from' "$T/$1/sshd.log" || true; }

@@ -2,6 +2,7 @@
 // Test helpers: read the shared Redfish mockups in place (never copied into the project).
 #pragma once
 
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -11,6 +12,7 @@
 namespace fptest {
 
 inline std::string mockup_root() {
+  if (const char* m = std::getenv("FLEETPOWER_MOCKUPS"); m && *m) return m;
   return std::string(FP_SOURCE_DIR) + "/../shared/redfish-mockups";
 }
 

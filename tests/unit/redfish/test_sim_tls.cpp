@@ -62,7 +62,11 @@ class SimProcess {
     std::string line;
     while (std::getline(tsv, line)) {
       if (line.empty() || line[0] == '#') continue;
-      fingerprint.push_back(line.substr(line.rfind('\t') + 1));
+      // Column 8 is sha256_fingerprint (vendor and plugin columns follow it).
+      std::size_t pos = 0;
+      for (int col = 0; col < 7 && pos != std::string::npos; ++col) pos = line.find('\t', pos) + 1;
+      if (pos == 0 || pos == std::string::npos) continue;
+      fingerprint.push_back(line.substr(pos, line.find('\t', pos) - pos));
     }
   }
   ~SimProcess() {

@@ -6,6 +6,10 @@
 #include <iostream>
 
 #include "cli/common.hpp"
+#if FLEETPOWER_HAVE_SSH
+#include "transport/ssh/profile.hpp"
+#include "transport/ssh/ssh_backend.hpp"
+#endif
 
 namespace fleetpower::cli {
 
@@ -33,6 +37,30 @@ std::string origin_text(const plugin::Plugin& p) {
   return s;
 }
 
+/// SSH device profiles (built-in, /etc/fleetpower/ssh-profiles.d, --ssh-profile-dir).
+struct SshProfileRow {
+  std::string name, kind, mode, origin, description;
+};
+std::vector<SshProfileRow> ssh_profile_rows(const Globals& g, bool* ok) {
+  std::vector<SshProfileRow> rows;
+#if FLEETPOWER_HAVE_SSH
+  ssh::ProfileSet set;
+  std::vector<std::string> errors;
+  set.load_dir(ssh::kSystemProfileDir, true, &errors);
+  for (auto& d : g.ssh_profile_dirs) set.load_dir(d, false, &errors);
+  for (auto& e : errors) std::cerr << "SSH profile: " << e << "\n";
+  if (!errors.empty()) *ok = false;
+  for (auto& n : set.names()) {
+    auto* p = set.find(n);
+    rows.push_back({p->name, p->kind, p->mode == ssh::Mode::Shell ? "shell" : "exec", p->origin, p->description});
+  }
+#else
+  (void)g;
+  (void)ok;
+#endif
+  return rows;
+}
+
 }  // namespace
 
 void setup_plugins(CLI::App& app, Globals& g, CommandFn* run) {
@@ -43,7 +71,8 @@ void setup_plugins(CLI::App& app, Globals& g, CommandFn* run) {
           BackendRegistry reg;
           register_backends(reg, io.get_executor(), g);
           plugin::Registry plugins;
-          const bool ok = load_plugins(g, &plugins);
+          bool ok = load_plugins(g, &plugins);
+          auto ssh_rows = ssh_profile_rows(g, &ok);
           if (g.output == "json" || g.output == "jsonl") {
             boost::json::array backends, list;
             reg.for_each([&](const std::string& name, Backend&) { backends.emplace_back(name); });
@@ -67,6 +96,11 @@ void setup_plugins(CLI::App& app, Globals& g, CommandFn* run) {
             root["api_version"] = plugin::kApiVersion;
             root["backends"] = std::move(backends);
             root["plugins"] = std::move(list);
+            boost::json::array sp;
+            for (auto& r : ssh_rows)
+              sp.emplace_back(boost::json::object{{"name", r.name}, {"kind", r.kind}, {"mode", r.mode},
+                                                  {"origin", r.origin}, {"description", r.description}});
+            root["ssh_profiles"] = std::move(sp);
             std::cout << boost::json::serialize(root) << "\n";
           } else {
             std::cout << "protocol backends (built in):\n";
@@ -84,6 +118,14 @@ void setup_plugins(CLI::App& app, Globals& g, CommandFn* run) {
               std::cout << fmt::format("  {:<{}}  {:<{}}  {:<{}}  {}{}\n", p->desc.name, wn, p->desc.version, wv,
                                        transports_text(p->desc), wt, origin_text(*p),
                                        p->hooks ? " [code hooks]" : "");
+            if (!ssh_rows.empty()) {
+              std::size_t w = 4;
+              for (auto& r : ssh_rows) w = std::max(w, r.name.size());
+              std::cout << "SSH device profiles:\n";
+              std::cout << fmt::format("  {:<{}}  {:<4}  {:<5}  {}\n", "NAME", w, "KIND", "MODE", "FROM");
+              for (auto& r : ssh_rows)
+                std::cout << fmt::format("  {:<{}}  {:<4}  {:<5}  {}\n", r.name, w, r.kind, r.mode, r.origin);
+            }
           }
           return ok ? 0 : static_cast<int>(ExitCode::SomeFailed);
         };

@@ -129,6 +129,31 @@ check "--via pdu: refused with the reason on stderr" grep -q "refused outlet '5;
 check_eq "injections: no connection and no command reached the PDU" "$(nconns pdu) $(ncmds pdu)" "$k0 $c0"
 check_eq "injections: no connection and no command reached the BMC" "$(nconns bmc) $(ncmds bmc)" "$kb $cb"
 
+# --- a site profile (data only) changes behaviour without a rebuild ----------------------------
+mkdir -p "$T/profiles"
+cat >"$T/profiles/apc-exec.yaml" <<'EOF'
+name: apc-exec
+description: APC-style outlet commands, one SSH exec each
+kind: pdu
+mode: exec
+error: '^\s*E[1-9][0-9][0-9]:'
+params:
+  outlet: {pattern: '[0-9]{1,2}', help: 'an outlet number'}
+actions:
+  status: {send: 'olStatus {outlet}', on: '^\s*{outlet}:.*:\s*On$', off: '^\s*{outlet}:.*:\s*Off$'}
+  on: {send: 'olOn {outlet}', success: '^E000:'}
+  off: {send: 'olOff {outlet}', success: '^E000:'}
+EOF
+inv "$T/known_hosts" "" '  site-o9: {bmc: 127.77.2.1, ssh_profile: apc-exec, outlet: 9}'
+run status site-o9
+has "without --ssh-profile-dir the site profile is unknown" "^site-o9: error: unknown ssh_profile 'apc-exec'"
+run --ssh-profile-dir "$T/profiles" off site-o9
+has "a site profile from --ssh-profile-dir drives the device" "^site-o9: off$"
+check "the site profile sent its own command" grep -qx '"olOff 9"' "$T/pdu/commands.log"
+"$FLEETPOWER" --ssh-profile-dir "$T/profiles" plugins >"$T/out" 2>&1 || true
+has "plugins lists the site profile and where it came from" "^  apc-exec +pdu +exec +$T/profiles/apc-exec.yaml"
+has "plugins lists the built-in SSH profiles" "^  smash-clp +bmc +exec +built-in"
+
 # --- authentication -------------------------------------------------------------------------
 cat >"$T/inv.yaml" <<EOF
 defaults: {protocol: ssh, known_hosts: $T/known_hosts, port: $P}

@@ -258,3 +258,33 @@ TEST_CASE("sanitize keeps reasons on one printable line", "[ssh][reply]") {
   CHECK(sanitize("a\nb\tc\x01") == "a b c\\x01");
   CHECK(sanitize(std::string(200, 'x'), 10) == "xxxxxxxxxx...");
 }
+
+TEST_CASE("the site profile example of fleetpower-inventory(5) parses", "[ssh][profile]") {
+  Profile p;
+  std::string err;
+  INFO(err);
+  REQUIRE(parse_profile(R"(
+name: mypdu
+description: Example switched PDU
+kind: pdu
+mode: shell
+pty: true
+prompt: '^mypdu>\s*$'
+exit: exit
+newline: "\r"
+error: '(?i)^\s*error'
+params:
+  outlet: { pattern: '[0-9]{1,2}', help: 'an outlet number (1-48)' }
+actions:
+  status: { send: 'show {outlet}', on: '^\s*{outlet}:.*\bOn$', off: '^\s*{outlet}:.*\bOff$' }
+  on:     { send: 'on {outlet}',   success: '^OK' }
+  off:    { send: 'off {outlet}',  success: '^OK' }
+  cycle:  { send: ['off {outlet}', 'on {outlet}'], success: '^OK' }
+)",
+                        "man", &p, &err));
+  Bound b;
+  REQUIRE(bind_params_map(p, *p.action(Action::Status), {{"outlet", "7"}}, &b, &err));
+  CHECK(judge(p, Action::Status, *p.action(Action::Status), b, " 7: rack fan: On\r\n", -1).state == PowerState::On);
+  CHECK(judge(p, Action::Status, *p.action(Action::Status), b, " 17: x: On\r\n", -1).error == ErrorKind::Protocol);
+  CHECK(p.action(Action::Cycle)->send.size() == 2);
+}

@@ -169,7 +169,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
       // this BMC from there, and that operation reuses the session.
       asio::post(ex, [ex, ep, st, linger = opts.session_linger] {
         if (st->active_ops != 0 || st->token.empty()) return;
-        if (linger <= Millis(0)) return logout(ex, ep, st, Millis(2000));
+        // At the global connection cap, log out now on the warm connection (which is then
+        // handed on): a lingering session could not be closed later without a new connection.
+        if (linger <= Millis(0) || ep->crowded()) return logout(ex, ep, st, Millis(2000));
         if (!st->linger) st->linger = std::make_unique<asio::steady_timer>(ex);
         st->linger->expires_after(linger);
         st->linger->async_wait([ex, ep, st](error_code ec) {

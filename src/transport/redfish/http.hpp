@@ -56,6 +56,9 @@ class HttpEndpoint {
   virtual std::string peer_fingerprint() const = 0;
   /// Closes idle and busy connections; anything in flight completes as cancelled.
   virtual void close() {}
+  /// True when other BMCs are waiting for a connection (the global cap is reached): a session
+  /// is then closed right after its operation instead of lingering for a next one.
+  virtual bool crowded() const { return false; }
 };
 
 }  // namespace fleetpower::redfish

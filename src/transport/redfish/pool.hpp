@@ -75,6 +75,7 @@ class Endpoint final : public HttpEndpoint, public std::enable_shared_from_this<
                HttpHandler h) override;
   std::string peer_fingerprint() const override { return fingerprint_; }
   void close() override { close_all(); }
+  bool crowded() const override { return budget_->has_waiters(); }
 
   /// Closes every connection (idle or busy); queued and running exchanges fail as cancelled.
   void close_all();

@@ -72,7 +72,7 @@ int run(int argc, char** argv) {
                  "Inventory file (default: $FLEETPOWER_INVENTORY, ./fleetpower.yaml, /etc/fleetpower/inventory.yaml)");
   app.add_option("--credentials", g.credentials,
                  "Credentials file, mode 0600 (default: $FLEETPOWER_CREDENTIALS, ~/.config/fleetpower/credentials.yaml, /etc/fleetpower/credentials.yaml)");
-  app.add_option("-f,--fanout", g.fanout, "Operations in flight at once (default 256, max 16384)")
+  app.add_option("-f,--fanout", g.fanout, "Largest fan-out window: operations in flight at once (adaptive below it; default 256, max 16384)")
       ->check(CLI::Range(std::size_t{1}, SchedulerOptions::kMaxFanout));
   app.add_option("-t,--timeout", g.timeout, "Per-host time limit, e.g. 500ms, 5s, 2m (default 10s)");
   app.add_option("--deadline", g.deadline, "Time limit for the whole run");

@@ -261,6 +261,9 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
     FleetOptions fj = fo;
     fj.op_timeout = per + (fo.op_timeout - *timeout);
     j.timeout = std::max(job_timeout, fleet_job_timeout(req.action, fj));
+    // UDP: starting a target costs one datagram, so every IPMI target starts within half its
+    // timeout and its timeout counts from the run start (dead BMCs do not make a run longer).
+    j.timeout_from_ready = l.targets[i]->protocol == "ipmi";
     jobs.push_back(std::move(j));
   }
 
@@ -345,6 +348,8 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
   });
   report.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - t0);
   report.interrupted = sched.interrupted();
+  spdlog::debug("fan-out window (adaptive, at most {}): {} at the end, {}..{} during the last wave", so.fanout,
+                sched.window(), sched.window_min(), sched.window_max());
   if (show_progress) progress.stop();
 
   // Close idle sessions (best effort, bounded): run until the backends are done or the grace ends.

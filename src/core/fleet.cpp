@@ -46,7 +46,12 @@ class Operation : public std::enable_shared_from_this<Operation> {
 
   void call(Request r, std::function<void(Outcome)> cb) {
     auto self = shared_from_this();
-    auto op_deadline = std::min(Clock::now() + o_.op_timeout, ctx_->deadline);
+    // The first operation's timeout counts from when the job became ready (the scheduler's
+    // queue wait included), so a fleet of dead BMCs ends after one timeout.
+    auto from = Clock::now();
+    if (first_call_ && ctx_->ready != Clock::time_point{}) from = std::max(ctx_->ready, from - o_.op_timeout / 2);
+    first_call_ = false;
+    auto op_deadline = std::min(from + o_.op_timeout, ctx_->deadline);
     ctx_->backend->start(OpContext{ctx_->target, *ctx_->credential, r, op_deadline, ctx_->cancel},
                          [self, cb = std::move(cb)](Outcome out) {
                            self->retransmits_ += out.retransmits;
@@ -251,6 +256,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   std::string lost_reason_;
   std::string note_;
   int retransmits_ = 0;
+  bool first_call_ = true;
   std::shared_ptr<PowerGovernor::Ticket> ticket_;
 };
 

@@ -52,6 +52,14 @@ std::vector<Outcome> Scheduler::run(std::vector<Job> jobs) {
   stopped_ = interrupted_;
   stop_reason_ = interrupted_ ? "interrupted before it started" : "";
   run_start_ = Clock::now();
+  ready_.assign(jobs_.size(), run_start_);
+  for (std::size_t i = 0; i < jobs_.size(); ++i) ready_[i] = run_start_ + jobs_[i].not_before;
+  cwnd_ = static_cast<double>(opts_.adaptive ? std::min(opts_.initial_window, opts_.fanout) : opts_.fanout);
+  ssthresh_ = static_cast<double>(opts_.fanout);
+  last_decrease_ = {};
+  base_latency_.reset();
+  window_min_ = window_max_ = window();
+  overdue_at_ = {};
   if (io_.stopped()) io_.restart();
 
   std::vector<std::size_t> order;
@@ -74,12 +82,14 @@ std::vector<Outcome> Scheduler::run(std::vector<Job> jobs) {
     });
   }
   start_timer_ = std::make_unique<asio::steady_timer>(io_);
+  overdue_timer_ = std::make_unique<asio::steady_timer>(io_);
   pump();
   while (completed_ < jobs_.size()) {
     if (io_.run_one() == 0) break;  // no work left: cannot happen while jobs are open
   }
   if (run_timer_) run_timer_->cancel();
   start_timer_->cancel();
+  overdue_timer_->cancel();
   // Let the cancelled timers' handlers run so nothing refers to this run afterwards.
   io_.poll();
 
@@ -96,26 +106,87 @@ std::string Scheduler::bmc_of(std::size_t i) const {
   return t.bmc.empty() ? "host:" + t.name : t.bmc_key();
 }
 
+Millis Scheduler::median_latency() const {
+  if (latencies_.size() < 8) return Millis(0);
+  auto v = latencies_;
+  std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
+  return v[v.size() / 2];
+}
+
 Millis Scheduler::stall_threshold(Millis timeout) {
   Millis base{1000};
-  if (latencies_.size() >= 8) {
-    auto v = latencies_;
-    std::nth_element(v.begin(), v.begin() + v.size() / 2, v.end());
-    base = 4 * v[v.size() / 2];
-  }
+  if (auto m = median_latency(); m.count() > 0) base = 4 * m;
   return std::clamp(base, opts_.min_stall, std::max(opts_.min_stall, timeout / 4));
 }
 
+std::size_t Scheduler::window() const {
+  if (!opts_.adaptive) return opts_.fanout;
+  auto w = static_cast<std::size_t>(cwnd_);
+  return std::clamp<std::size_t>(w, std::min(opts_.min_window, opts_.fanout), opts_.fanout);
+}
+
+// AIMD on what the BMCs show.  Congestion: a BMC that did answer but needed retransmissions,
+// or timed out mid-exchange, while the median latency has grown well above the best seen (an
+// overloaded BMC or network answers late, then drops).  Loss without growing latency (a lossy
+// but uncongested network) and dead addresses (no answer at all) do not shrink the window:
+// waiting longer would not help them.
+void Scheduler::adapt(const Outcome& o, bool retransmitted) {
+  if (!opts_.adaptive) return;
+  const bool answered = o.error != ErrorKind::NoResponse && o.error != ErrorKind::Interrupted &&
+                        o.error != ErrorKind::NotAttempted && o.error != ErrorKind::Config &&
+                        o.error != ErrorKind::Connection;
+  if (!answered) return;
+  const bool clean = !retransmitted && (o.error == ErrorKind::None || o.error == ErrorKind::BmcError);
+  const auto now = Clock::now();
+  if (clean) {
+    if (!base_latency_ || o.elapsed < *base_latency_) base_latency_ = o.elapsed;
+    if (cwnd_ < ssthresh_) cwnd_ += 1;
+    else cwnd_ += 1.0 / std::max(1.0, cwnd_);
+    cwnd_ = std::min(cwnd_, static_cast<double>(opts_.fanout));
+  } else if (retransmitted || o.error == ErrorKind::Timeout || o.error == ErrorKind::Busy) {
+    const Millis med = median_latency();
+    const bool delayed = base_latency_ && med.count() > 0 && med > 3 * *base_latency_ + Millis(20);
+    if (delayed && now - last_decrease_ >= std::max(med, Millis(50))) {
+      ssthresh_ = std::max(cwnd_ / 2, static_cast<double>(opts_.min_window));
+      cwnd_ = ssthresh_;
+      last_decrease_ = now;
+    }
+  }
+  window_min_ = std::min(window_min_, window());
+  window_max_ = std::max(window_max_, window());
+}
+
+Millis Scheduler::queue_wait_limit(std::size_t) const { return opts_.max_queue_wait.value_or(opts_.timeout / 2); }
+
+void Scheduler::arm_overdue() {
+  if (pending_.empty() || !jobs_[pending_.front()].timeout_from_ready) return;
+  auto at = ready_[pending_.front()] + queue_wait_limit(pending_.front());
+  if (at == overdue_at_) return;
+  overdue_at_ = at;
+  overdue_timer_->expires_at(at);
+  overdue_timer_->async_wait([this](boost::system::error_code ec) {
+    if (ec) return;
+    overdue_at_ = {};
+    pump();
+  });
+}
+
 void Scheduler::pump() {
-  while (!stopped_ && in_flight_ < opts_.fanout && in_flight_ + stalled_ + waiting_ < SchedulerOptions::kMaxFanout &&
-         !pending_.empty()) {
+  while (!stopped_ && in_flight_ + stalled_ + waiting_ < SchedulerOptions::kMaxFanout && !pending_.empty()) {
     std::size_t i = pending_.front();
     auto at = run_start_ + jobs_[i].not_before;
-    if (at > Clock::now()) {
+    const auto now = Clock::now();
+    if (at > now) {
       start_timer_->expires_at(at);
       start_timer_->async_wait([this](boost::system::error_code ec) {
         if (!ec) pump();
       });
+      return;
+    }
+    // The window limits work on the wire; a job that has waited too long for a slot starts
+    // anyway, so that its timeout (counted from ready) still leaves it time to run.
+    if (in_flight_ >= window() && (!jobs_[i].timeout_from_ready || now - ready_[i] < queue_wait_limit(i))) {
+      arm_overdue();
       return;
     }
     pending_.pop_front();
@@ -157,11 +228,14 @@ void Scheduler::start(std::size_t i) {
   auto slot = std::make_unique<Slot>(io_);
   slot->started = Clock::now();
   auto timeout = job.timeout.value_or(opts_.timeout);
-  auto deadline = slot->started + timeout;
+  // The timeout counts from when the job was ready, not from when the window let it in.
+  auto deadline = job.timeout_from_ready ? std::max(ready_[i] + timeout, slot->started + timeout / 2)
+                                         : slot->started + timeout;
   if (opts_.deadline) deadline = std::min(deadline, run_start_ + *opts_.deadline);
   slot->ctx = std::make_shared<JobContext>(JobContext{*job.target, job.credential, job.request, deadline,
                                                       slot->signal.slot(), asio::cancellation_type::none,
                                                       backend, io_.get_executor()});
+  slot->ctx->ready = job.timeout_from_ready ? std::min(ready_[i], slot->started) : slot->started;
   slot->deadline.expires_at(deadline);
   slot->deadline.async_wait([this, i](boost::system::error_code ec) {
     if (ec || results_[i]) return;
@@ -242,6 +316,7 @@ void Scheduler::finish(std::size_t i, Outcome o) {
       if (latencies_.size() < 64) latencies_.push_back(o.elapsed);
       else latencies_[latency_next_++ % 64] = o.elapsed;
     }
+    if (s->cancel_type != asio::cancellation_type::terminal) adapt(o, o.retransmits > 0);
   }
   results_[i] = std::move(o);
   ++completed_;
@@ -253,6 +328,7 @@ void Scheduler::finish(std::size_t i, Outcome o) {
     bmc_busy_[bmc] = false;
     auto w = waiting_on_bmc_.find(bmc);
     if (w != waiting_on_bmc_.end() && !w->second.empty()) {
+      ready_[w->second.front()] = Clock::now();  // its timeout starts when its BMC is free
       pending_.push_front(w->second.front());
       w->second.pop_front();
     }

@@ -18,7 +18,16 @@
 namespace fleetpower {
 
 struct SchedulerOptions {
-  std::size_t fanout = 256;                 ///< operations in flight at once
+  /// The largest number of operations in flight at once.  With `adaptive` (the default) the
+  /// window starts at min(initial_window, fanout) and adapts below this maximum (AIMD): it
+  /// grows by one per operation that completed without retransmissions (doubling per round
+  /// trip until the first loss, then +1 per window), and halves, at most once per median
+  /// latency, when a BMC that did answer needed retransmissions or timed out mid-exchange.
+  /// Dead addresses (no answer at all) are not taken as congestion.
+  std::size_t fanout = 256;
+  bool adaptive = true;
+  std::size_t initial_window = 64;
+  std::size_t min_window = 8;
   static constexpr std::size_t kMaxFanout = 16384;
   Millis timeout{std::chrono::seconds(10)};  ///< per target
   std::optional<Millis> deadline;            ///< whole run, from run() start
@@ -30,6 +39,12 @@ struct SchedulerOptions {
   /// dead or hung BMCs cannot hold the window: a run is bounded by its timeout, not by
   /// N/fanout x timeout.  Stalled plus active operations never exceed kMaxFanout.
   Millis min_stall{std::chrono::milliseconds(250)};
+  /// For jobs with Job::timeout_from_ready: their timeout counts from the moment they are
+  /// ready to start (run start + not_before, or when their BMC became free), not from when the
+  /// window admits them, so a run of targets that all time out ends after one timeout, whatever
+  /// N and the window.  Such a job that has waited for a window slot this long (default: half
+  /// the timeout) starts anyway, so it still gets at least that much time on the wire.
+  std::optional<Millis> max_queue_wait;
 };
 
 /// One target's work within a run.
@@ -40,6 +55,11 @@ struct Job {
   std::optional<Outcome> preset;  ///< decided before the run (e.g. a config error): not started
   Millis not_before{0};           ///< earliest start, relative to run start (power plans)
   std::optional<Millis> timeout;  ///< overrides SchedulerOptions::timeout for this job
+  /// The timeout counts from when the job is ready rather than from its start, and a job that
+  /// waited SchedulerOptions::max_queue_wait for a window slot starts anyway.  For transports
+  /// whose start costs a datagram (IPMI over UDP): a run with dead BMCs then ends after one
+  /// timeout.  Not for TCP+TLS (Redfish), whose starts are expensive and queue on connections.
+  bool timeout_from_ready = false;
 };
 
 /// What a runner gets for one job.  Lives until the job completes.
@@ -57,6 +77,10 @@ struct JobContext {
   /// set_waiting(true): the job then leaves the fan-out window, which limits operations on
   /// the wire; set_waiting(false) before its next operation.  It keeps its BMC meanwhile.
   std::function<void(bool)> set_waiting;
+  /// When the job became ready to start (its timeout counts from here; see
+  /// SchedulerOptions::max_queue_wait).  A runner bounds its first operation by
+  /// ready + the per-operation timeout.
+  Clock::time_point ready{};
 };
 
 /// How one job is carried out: by default one backend operation; fleet operations
@@ -90,6 +114,10 @@ class Scheduler {
   std::size_t in_flight() const { return in_flight_ + stalled_ + waiting_; }
   std::size_t completed() const { return completed_; }
   std::size_t total() const { return jobs_.size(); }
+  /// The current fan-out window (adaptive), and the smallest/largest it was in the last run.
+  std::size_t window() const;
+  std::size_t window_min() const { return window_min_; }
+  std::size_t window_max() const { return window_max_; }
 
  private:
   struct Slot;
@@ -122,6 +150,18 @@ class Scheduler {
   std::vector<Millis> latencies_;  ///< recent completion latencies (ring)
   std::size_t latency_next_ = 0;
   Millis stall_threshold(Millis timeout);
+  Millis median_latency() const;
+  void adapt(const Outcome& o, bool retransmitted);
+  Millis queue_wait_limit(std::size_t i) const;
+  void arm_overdue();
+  std::vector<Clock::time_point> ready_;
+  double cwnd_ = 0;
+  double ssthresh_ = 0;
+  std::optional<Millis> base_latency_;
+  Clock::time_point last_decrease_{};
+  std::size_t window_min_ = 0, window_max_ = 0;
+  std::unique_ptr<asio::steady_timer> overdue_timer_;
+  Clock::time_point overdue_at_{};
   std::size_t completed_ = 0;
   bool interrupted_ = false;
   bool stopped_ = false;  ///< no more starts (deadline, interrupt, admission)

@@ -242,3 +242,72 @@ TEST_CASE("test backend: power actions change state and are recorded once", "[sc
   out = s.run(fleet.jobs(Action::Status));
   for (auto& o : out) CHECK(o.state == PowerState::On);
 }
+
+namespace {
+Fleet named_fleet(std::size_t n, const std::string& protocol) {
+  Fleet f;
+  for (std::size_t i = 0; i < n; ++i) {
+    Target t;
+    t.name = fmt::format("n{:04}", i);
+    t.protocol = protocol;
+    t.bmc = fmt::format("bmc{}", i);
+    f.targets.push_back(t);
+  }
+  return f;
+}
+}  // namespace
+
+TEST_CASE("adaptive window: grows to the maximum on clean answers; fixed when not adaptive", "[scheduler]") {
+  SECTION("clean") {
+    asio::io_context io;
+    BackendRegistry reg;
+    auto cb = std::make_unique<CountingBackend>(io.get_executor());
+    auto* counting = cb.get();
+    reg.add("counting", std::move(cb));
+    auto f = named_fleet(2000, "counting");
+    SchedulerOptions so;
+    so.fanout = 256;
+    Scheduler s(io, reg, so);
+    auto out = s.run(f.jobs());
+    for (auto& o : out) CHECK(o.ok());
+    CHECK(s.window_min() == 64);   // starts at initial_window
+    CHECK(s.window_max() == 256);  // and grows to the maximum
+    CHECK(counting->max_active <= 256);
+  }
+  SECTION("fixed window when not adaptive") {
+    asio::io_context io;
+    BackendRegistry reg;
+    auto cb = std::make_unique<CountingBackend>(io.get_executor());
+    reg.add("counting", std::move(cb));
+    auto f = named_fleet(500, "counting");
+    SchedulerOptions so;
+    so.fanout = 100;
+    so.adaptive = false;
+    Scheduler s(io, reg, so);
+    s.run(f.jobs());
+    CHECK(s.window_min() == 100);
+    CHECK(s.window_max() == 100);
+  }
+}
+
+TEST_CASE("the timeout counts from ready: hung BMCs behind a small window end after one timeout", "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  reg.add("test", std::make_unique<TestBackend>(io.get_executor()));
+  auto fleet = make_fleet(40, 1);  // all hang
+  SchedulerOptions so;
+  so.fanout = 2;
+  so.adaptive = false;
+  so.timeout = 400ms;
+  so.grace = 100ms;
+  so.min_stall = 10s;  // the window stays held: only the queue-wait limit lets them start
+  Scheduler s(io, reg, so);
+  auto jobs = fleet.jobs();
+  for (auto& j : jobs) j.timeout_from_ready = true;
+  auto t0 = Clock::now();
+  auto out = s.run(std::move(jobs));
+  auto took = Clock::now() - t0;
+  for (auto& o : out) CHECK(o.error == ErrorKind::Timeout);
+  // Counting from each start, 40 hung targets two at a time would need 20 x 400 ms = 8 s.
+  CHECK(took < 1500ms);
+}

@@ -221,45 +221,33 @@ echo
 [[ -n ${FP_VERSION:-} ]] && echo "fleetpower: $FP_VERSION (sha256 $FP_SUM...)" && echo
 echo "| N | dead | op | tool | wall s | max wall s | CPU s | peak RSS MB | retx | ok/live | dup | rc≠0 | wall vs ipmipower | CPU vs ipmipower | RSS vs ipmipower |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|---|---|"
-awk -F'\t' -v tools="$TOOLS" -v ops="$OPS" -v fan="$FANOUT" -v xp="$XP" '
-function median(arr, n,   i, j, t) {
-    for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
-    return (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
-}
+awk -F'\t' -v tools="$TOOLS" -v ops="$OPS" -v fan="$FANOUT" -v xp="$XP" -f "$HERE/lib/stats.awk" -f <(cat <<'AWK'
 NR == 1 { next }
 {
     k = $1 SUBSEP $4 SUBSEP $5
-    c = ++cnt[k]
-    W[k, c] = $7; C[k, c] = $8; R[k, c] = $9; X[k, c] = $14
-    if ($7 > wmax[k]) wmax[k] = $7
-    if (!(k in okmin) || $10 < okmin[k]) okmin[k] = $10
-    if ($12 > dup[k]) dup[k] = $12; live[k] = $11; dead[k] = $3; if ($13 != 0) bad[k]++
-    if (!($1 in seen_n)) { seen_n[$1] = 1; norder[++nn] = $1 }
+    sample(k, "wall", $7); sample(k, "cpu", $8); sample(k, "rss", $9); sample(k, "ok", $10)
+    sample(k, "dup", $12); if ($14 != "-") sample(k, "retx", $14)
+    live[k] = $11; dead[k] = $3; if ($13 != 0) bad[k]++
+    first_seen($1)
 }
 END {
     nt = split(tools, T, " "); no = split("on status cycle off", O, " ")
-    for (a = 1; a <= nn; a++) for (b = 1; b <= no; b++) {
+    for (a = 1; a <= norder; a++) for (b = 1; b <= no; b++) {
         if (index(" " ops " ", " " O[b] " ") == 0) continue
-        base = norder[a] SUBSEP O[b] SUBSEP "ipmipower"
-        if (base in cnt) {
-            n = cnt[base]; for (i = 1; i <= n; i++) { w[i] = W[base, i]; cc[i] = C[base, i]; r[i] = R[base, i] }
-            bw = median(w, n); bc = median(cc, n); br = median(r, n)
-        } else { bw = 0; bc = 0; br = 0 }
+        base = order[a] SUBSEP O[b] SUBSEP "ipmipower"
+        bw = med(base, "wall"); bc = med(base, "cpu"); br = med(base, "rss")
         for (t = 1; t <= nt; t++) {
-            k = norder[a] SUBSEP O[b] SUBSEP T[t]
-            if (!(k in cnt)) continue
-            n = cnt[k]
-            for (i = 1; i <= n; i++) { w[i] = W[k, i]; cc[i] = C[k, i]; r[i] = R[k, i]; x[i] = X[k, i] }
-            mw = median(w, n); mc = median(cc, n); mr0 = median(r, n); mr = mr0 / 1024
-            mx = (x[1] == "-") ? "-" : sprintf("%d", median(x, n))
-            rw = (bw > 0) ? sprintf("%.2fx", mw / bw) : "-"
-            rc = (bc > 0) ? sprintf("%.2fx", mc / bc) : "-"
-            rr = (br > 0) ? sprintf("%.3fx", mr0 / br) : "-"
+            k = order[a] SUBSEP O[b] SUBSEP T[t]
+            if (count(k, "wall") == 0) continue
+            mw = med(k, "wall"); mc = med(k, "cpu"); mr0 = med(k, "rss")
+            mx = count(k, "retx") ? sprintf("%d", med(k, "retx")) : "-"
             label = T[t]; if (label == "ipmipower-F") label = "ipmipower -F " fan; if (label == "ipmitool") label = "ipmitool xargs -P " xp
             if (label == "fleetpower") label = "fleetpower (defaults, verifies)"; if (label == "fleetpower-nowait") label = "fleetpower --no-wait"
-            printf "| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.1f | %s | %d/%d | %d | %d | %s | %s | %s |\n", norder[a], dead[k], O[b], label, mw, wmax[k], mc, mr, mx, okmin[k], live[k], dup[k], bad[k], rw, rc, rr
+            printf "| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.1f | %s | %d/%d | %d | %d | %s | %s | %s |\n", order[a], dead[k], O[b], label, mw, vmax(k, "wall"), mc, mr0 / 1024, mx, vmin(k, "ok"), live[k], vmax(k, "dup"), bad[k] + 0, ratio(mw, bw, "%.2fx"), ratio(mc, bc, "%.2fx"), ratio(mr0, br, "%.3fx")
         }
     }
-}' "$RAW"
+}
+AWK
+) "$RAW"
 echo
 echo "raw measurements: $RAW (removed on exit unless --raw FILE was given)"

@@ -267,45 +267,36 @@ echo
 echo "| N | op | tool | rounds | wall s | CPU s | peak RSS MB | ok/N | dup | rc≠0 | sessions | x faster (wall) than redfishtool | x less CPU |"
 echo "|---|---|---|---|---|---|---|---|---|---|---|---|---|"
 fi
-awk -F'\t' -v tools="$TOOLS" -v ops="$OPS" -v xp="$XP" '
-function median(arr, n,   i, j, t) {
-    for (i = 2; i <= n; i++) { t = arr[i]; for (j = i - 1; j >= 1 && arr[j] > t; j--) arr[j + 1] = arr[j]; arr[j + 1] = t }
-    return (n % 2) ? arr[(n + 1) / 2] : (arr[n / 2] + arr[n / 2 + 1]) / 2
-}
+awk -F'\t' -v tools="$TOOLS" -v ops="$OPS" -v xp="$XP" -f "$HERE/lib/stats.awk" -f <(cat <<'AWK'
 NR == 1 { next }
 {
     k = $1 SUBSEP $2 SUBSEP $3
-    c = ++cnt[k]
-    W[k, c] = $5; C[k, c] = $6; R[k, c] = $7; SS[k, c] = $12
-    if (!(k in okmin) || $8 < okmin[k]) okmin[k] = $8
-    if ($10 > dup[k]) dup[k] = $10; nh[k] = $9; if ($11 != 0) bad[k]++
-    if (!($1 in seen_n)) { seen_n[$1] = 1; norder[++nn] = $1 }
+    sample(k, "wall", $5); sample(k, "cpu", $6); sample(k, "rss", $7); sample(k, "ok", $8)
+    sample(k, "dup", $10); sample(k, "sessions", $12)
+    nh[k] = $9; if ($11 != 0) bad[k]++
+    first_seen($1)
 }
 END {
     nt = split(tools, T, " "); no = split("status cycle", O, " ")
-    for (a = 1; a <= nn; a++) for (b = 1; b <= no; b++) {
+    for (a = 1; a <= norder; a++) for (b = 1; b <= no; b++) {
         if (index(" " ops " ", " " O[b] " ") == 0) continue
-        base = norder[a] SUBSEP O[b] SUBSEP "redfishtool"
-        bw = 0; bc = 0
-        if (base in cnt) {
-            n = cnt[base]; for (i = 1; i <= n; i++) { w[i] = W[base, i]; cc[i] = C[base, i] }
-            bw = median(w, n); bc = median(cc, n)
-        }
+        base = order[a] SUBSEP O[b] SUBSEP "redfishtool"
+        bw = med(base, "wall"); bc = med(base, "cpu")
         for (t = 1; t <= nt; t++) {
-            k = norder[a] SUBSEP O[b] SUBSEP T[t]
-            if (!(k in cnt)) continue
-            n = cnt[k]
-            for (i = 1; i <= n; i++) { w[i] = W[k, i]; cc[i] = C[k, i]; r[i] = R[k, i]; s[i] = SS[k, i] }
-            mw = median(w, n); mc = median(cc, n); mr = median(r, n) / 1024; ms = median(s, n)
-            rw = (bw > 0 && mw > 0) ? sprintf("%.1fx", bw / mw) : "-"
-            rc = (bc > 0 && mc > 0) ? sprintf("%.1fx", bc / mc) : "-"
+            k = order[a] SUBSEP O[b] SUBSEP T[t]
+            n = count(k, "wall")
+            if (n == 0) continue
+            mw = med(k, "wall"); mc = med(k, "cpu")
+            rw = ratio(bw, mw, "%.1fx"); rc = ratio(bc, mc, "%.1fx")
             label = T[t]
             if (label == "fleetpower") label = "fleetpower (verifies end state)"
             if (label == "fleetpower-nowait") label = "fleetpower --no-wait"
             if (label == "redfishtool") { label = "redfishtool, xargs -P " xp; rw = "1x"; rc = "1x" }
-            printf "| %s | %s | %s | %d | %.3f | %.3f | %.1f | %d/%d | %d | %d | %d | %s | %s |\n", norder[a], O[b], label, n, mw, mc, mr, okmin[k], nh[k], dup[k], bad[k], ms, rw, rc
+            printf "| %s | %s | %s | %d | %.3f | %.3f | %.1f | %d/%d | %d | %d | %d | %s | %s |\n", order[a], O[b], label, n, mw, mc, med(k, "rss") / 1024, vmin(k, "ok"), nh[k], vmax(k, "dup"), bad[k] + 0, med(k, "sessions"), rw, rc
         }
     }
-}' "$RAW"
+}
+AWK
+) "$RAW"
 echo
 [[ -n $TABLE_ONLY ]] || echo "raw measurements: $RAW (removed on exit unless --raw FILE was given)"

@@ -113,7 +113,7 @@ struct RedfishProfile {
   bool success_in_error_envelope = false;
   struct Boot {
     bool supported = true;         ///< false: no Boot object, bootdev is refused up front
-    bool echo_mode = false;        ///< always send BootSourceOverrideMode (current mode echoed)
+    bool echo_mode = true;         ///< echo the current BootSourceOverrideMode (false: only with --efi)
     SettingsMode settings = SettingsMode::Auto;
     bool continuous = true;        ///< false: BootSourceOverrideEnabled Continuous is refused
     std::vector<std::string> avoid_targets;  ///< BootSourceOverrideTarget values never sent

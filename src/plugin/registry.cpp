@@ -744,6 +744,22 @@ const Plugin* Registry::detect(const IpmiIdentity& id) const {
   return fallback(Transport::Ipmi);
 }
 
+bool Registry::redfish_needs_manager(const RedfishIdentity& id) const {
+  for (auto& p : plugins_) {
+    if (!p->desc.applies_to(Transport::Redfish)) continue;
+    for (auto& r : p->desc.match) {
+      if (r.manager_model.empty() && r.manager_firmware.empty() && r.manager_manufacturer.empty()) continue;
+      if (!r.redfish_only()) continue;
+      MatchRule root_part = r;
+      root_part.manager_model.clear();
+      root_part.manager_firmware.clear();
+      root_part.manager_manufacturer.clear();
+      if (root_part.empty() || rule_matches(root_part, id)) return true;
+    }
+  }
+  return false;
+}
+
 const Plugin* Registry::fallback(Transport t) const {
   auto* p = find(fmt::format("generic-{}", transport_name(t)));
   return p && p->desc.applies_to(t) ? p : nullptr;

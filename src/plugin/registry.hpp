@@ -51,6 +51,9 @@ class Registry {
   /// most specific rule, then the name); the generic fallback when none matches.
   const Plugin* detect(const RedfishIdentity& id) const;
   const Plugin* detect(const IpmiIdentity& id) const;
+  /// Whether detection from this service root (manager fields empty) needs the Manager too:
+  /// some Redfish rule looks at manager fields and its service-root fields match.
+  bool redfish_needs_manager(const RedfishIdentity& root_only) const;
   /// "generic-redfish" / "generic-ipmi" (or nullptr when even those are missing).
   const Plugin* fallback(Transport t) const;
 

@@ -215,6 +215,23 @@ class Session : public std::enable_shared_from_this<Session> {
     std::string reason;
     if (!make_settings(t, c, eng_.options(), st_, reason))
       return finish(Outcome::failure(ErrorKind::Config, std::move(reason)));
+    // Vendor plugin: named by the inventory, else the generic one (detection needs a session;
+    // 'probe' reports the plugin Get Device ID points to).
+    if (auto* reg = eng_.options().plugins.get()) {
+      vendor_auto_ = t.vendor.empty() || t.vendor == "auto";
+      std::string err;
+      plugin_ = vendor_auto_ ? reg->fallback(plugin::Transport::Ipmi) : reg->select(t.vendor, plugin::Transport::Ipmi, &err);
+      if (!vendor_auto_ && !plugin_) return finish(Outcome::failure(ErrorKind::Config, err));
+      if (plugin_) {
+        const auto& ip = plugin_->profile.ipmi;
+        if (!t.var("cipher_suite") && ip.cipher_suite && (*ip.cipher_suite == 3 || *ip.cipher_suite == 17)) {
+          st_.ciphers = {*ip.cipher_suite};
+          st_.cipher_auto = false;
+        }
+        if (!t.var("privilege") && ip.privilege)
+          st_.privilege = *ip.privilege == "user" ? 2 : *ip.privilege == "admin" ? 4 : 3;
+      }
+    }
     if (req_.action == Action::BootDev && req_.bootdev == BootDevice::None)
       return finish(Outcome::failure(ErrorKind::Config, "bootdev: no boot device given"));
     if (st_.cipher_auto) {
@@ -272,7 +289,7 @@ class Session : public std::enable_shared_from_this<Session> {
                           completion_code_text(IPMI_NET_FN_APP_RQ,
                                                IPMI_CMD_GET_CHANNEL_AUTHENTICATION_CAPABILITIES,
                                                caps.comp_code)));
-        if (!caps.ipmi20)
+        if (!caps.ipmi20 && !workaround("authcap"))
           return fail(ErrorKind::Unsupported,
                       "BMC does not offer IPMI 2.0 (RMCP+/lanplus) on this channel");
         send_open_session();
@@ -321,7 +338,7 @@ class Session : public std::enable_shared_from_this<Session> {
             r.alg.confidentiality != alg_.confidentiality)
           return fail(ErrorKind::Protocol,
                       fmt::format("BMC answered cipher suite {} with other algorithms", suite));
-        if (r.max_privilege < hs_.privilege)
+        if (r.max_privilege < hs_.privilege && !workaround("opensesspriv"))
           return fail(ErrorKind::Privilege,
                       fmt::format("BMC grants at most {} privilege, {} was requested",
                                   privilege_name(r.max_privilege), privilege_name(hs_.privilege)));
@@ -385,7 +402,7 @@ class Session : public std::enable_shared_from_this<Session> {
         if (st_.cipher_auto) eng_.cache_cipher(bmc_key_, st_.ciphers[cipher_idx_]);
         facts_.emplace_back("cipher_suite", std::to_string(st_.ciphers[cipher_idx_]));
         facts_.emplace_back("privilege", std::string(privilege_name(hs_.privilege)));
-        if (eng_.options().set_session_privilege) {
+        if (eng_.options().set_session_privilege && !workaround("nosetsesspriv")) {
           FiidObj rq(tmpl_cmd_set_session_privilege_level_rq);
           if (fill_cmd_set_session_privilege_level(hs_.privilege, rq.get()) < 0)
             return fail(ErrorKind::Internal, "cannot fill Set Session Privilege Level");
@@ -733,6 +750,12 @@ class Session : public std::enable_shared_from_this<Session> {
     facts_.emplace_back("device_id", std::to_string(dev));
     facts_.emplace_back("ipmi_version", fmt::format("{}.{}", vmaj, vmin));
     probe_result_ = fmt::format("manufacturer {} product {} firmware {}", mfg, prod, fw);
+    if (auto* reg = eng_.options().plugins.get()) {
+      const plugin::Plugin* p = plugin_;
+      if (vendor_auto_)
+        p = reg->detect(plugin::IpmiIdentity{static_cast<std::uint32_t>(mfg), static_cast<std::uint32_t>(prod)});
+      if (p) facts_.emplace_back("plugin", p->desc.name);
+    }
     cs_index_ = 0;
     cs_records_.clear();
     send_cipher_suites();
@@ -1041,6 +1064,9 @@ class Session : public std::enable_shared_from_this<Session> {
   bool confirm_note_ = false;
   bool busy_wait_ = false;
   std::string probe_result_;
+  const plugin::Plugin* plugin_ = nullptr;
+  bool vendor_auto_ = true;
+  bool workaround(std::string_view w) const { return plugin_ && plugin_->profile.ipmi.has(w); }
   std::uint8_t cs_index_ = 0;
   std::vector<std::uint8_t> cs_records_;
   bool probing_ = false;  ///< established_ is a guess until Set Session Privilege answers

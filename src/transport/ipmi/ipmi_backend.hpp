@@ -8,6 +8,7 @@
 #include <memory>
 
 #include "core/backend.hpp"
+#include "plugin/registry.hpp"
 
 namespace fleetpower::ipmi {
 
@@ -38,6 +39,9 @@ struct Options {
   bool set_session_privilege = true;
   CipherChoice default_cipher = CipherChoice::Auto;
   Privilege default_privilege = Privilege::Operator;
+  /// Vendor plugins (inventory `vendor`): profile defaults (cipher suite, privilege) and
+  /// workarounds (applied: authcap, opensesspriv, nosetsesspriv).  Null: generic behaviour.
+  std::shared_ptr<const plugin::Registry> plugins;
 };
 
 /// The asynchronous RMCP+ (IPMI 2.0 lanplus) backend.  All work runs on `ex` (one thread).

@@ -10,6 +10,8 @@
 
 #include <algorithm>
 
+#include "plugin/registry.hpp"
+
 namespace fleetpower::redfish {
 
 namespace asio = boost::asio;
@@ -237,6 +239,14 @@ class Operation : public std::enable_shared_from_this<Operation> {
     r.method = pending_.method;
     r.target = pending_.target;
     r.body = pending_.body;
+    if (auto* h = hooks()) {
+      plugin::RedfishRequestView view{step_text(step_), std::string(method_name(r.method)), r.target, r.body};
+      h->redfish_request(view);
+      for (Method m : {Method::Get, Method::Post, Method::Patch, Method::Delete})
+        if (view.method == method_name(m)) r.method = m;
+      r.target = std::move(view.path);
+      r.body = std::move(view.body);
+    }
     if (pending_.with_auth) add_auth(r);
     if (!pending_.if_match.empty()) r.headers.emplace_back("If-Match", pending_.if_match);
     in_flight_ = true;
@@ -261,6 +271,14 @@ class Operation : public std::enable_shared_from_this<Operation> {
     }
     answered_ = true;
     auto& resp = res.response;
+    if (auto* h = hooks()) {
+      int status = static_cast<int>(resp.status);
+      h->redfish_response(step_text(step_), status, resp.body);
+      resp.status = static_cast<decltype(resp.status)>(status);
+    }
+    if (prof_->success_in_error_envelope && resp.status >= 400 && resp.status < 500 &&
+        is_success_envelope(resp.body, limits_))
+      resp.status = 200;
     if (resp.status == 401 && pending_.with_auth && pending_.target != session_path()) {
       // The session may have expired or been dropped: log in again, once.
       if (!reauthed_ && !use_basic()) {
@@ -339,7 +357,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
 
   // -- discovery -------------------------------------------------------------------------------
   void get_root() {
-    if (st_->root) return auth();
+    if (st_->root) return resolve_plugin() ? auth() : void();
     send(Step::GetRoot, Method::Get, "/redfish/v1/", {}, &Operation::on_root, {}, false);
   }
   void on_root(HttpResponse& resp) {
@@ -357,7 +375,67 @@ class Operation : public std::enable_shared_from_this<Operation> {
     if (!parse_service_root(v, root, &err))
       return finish(Outcome::failure(ErrorKind::Protocol, err));
     st_->root = std::move(root);
-    auth();
+    if (resolve_plugin()) auth();
+  }
+
+  // -- vendor plugin ---------------------------------------------------------------------------
+  plugin::Hooks* hooks() const { return plugin_ && plugin_->hooks ? plugin_->hooks.get() : nullptr; }
+  void set_plugin(const plugin::Plugin* p) {
+    plugin_ = p;
+    prof_ = p ? &p->profile.redfish : &default_profile();
+  }
+  static const plugin::RedfishProfile& default_profile() {
+    static const plugin::RedfishProfile k;
+    return k;
+  }
+  plugin::RedfishIdentity identity(const ManagerInfo* m) const {
+    plugin::RedfishIdentity id;
+    id.vendor = st_->root->vendor;
+    id.product = st_->root->product;
+    id.oem_keys = st_->root->oem_keys;
+    if (m) {
+      id.have_manager = true;
+      id.manager_model = m->model;
+      id.manager_firmware = m->firmware;
+      id.manager_manufacturer = m->manufacturer;
+    }
+    return id;
+  }
+  /// The plugin named by the inventory, or the one detected from the service root; detection
+  /// that needs the Manager is finished after the system has been read.  False: finished.
+  bool resolve_plugin() {
+    const plugin::Registry* reg = opts_.plugins.get();
+    if (!reg) return true;
+    const std::string& v = target_.vendor;
+    if (!v.empty() && v != "auto") {
+      std::string err;
+      auto* p = reg->select(v, plugin::Transport::Redfish, &err);
+      if (!p) {
+        finish(Outcome::failure(ErrorKind::Config, err));
+        return false;
+      }
+      set_plugin(p);
+      return true;
+    }
+    if (st_->detected) {
+      set_plugin(st_->detected);
+      return true;
+    }
+    auto id = identity(nullptr);
+    if (reg->redfish_needs_manager(id)) {
+      detect_pending_ = true;
+      return true;
+    }
+    st_->detected = reg->detect(id);
+    set_plugin(st_->detected);
+    return true;
+  }
+  void on_detect_manager(const ManagerInfo* m) {
+    detect_pending_ = false;
+    after_manager_ = &Operation::probe_result;
+    st_->detected = opts_.plugins->detect(identity(m));
+    set_plugin(st_->detected);
+    dispatch_system();
   }
 
   std::string session_path() const {
@@ -463,6 +541,12 @@ class Operation : public std::enable_shared_from_this<Operation> {
   }
 
   void get_systems() {
+    if (!target_.var("system") && !prof_->system_path.empty() && !hint_failed_ && !st_->systems) {
+      // The vendor's well-known system path saves the collection round trip.
+      system_path_ = prof_->system_path;
+      hint_try_ = true;
+      return get_system();
+    }
     if (st_->systems) return select();
     send(Step::GetSystems, Method::Get, st_->root->systems, {}, &Operation::on_systems);
   }
@@ -489,6 +573,12 @@ class Operation : public std::enable_shared_from_this<Operation> {
     send(s, Method::Get, system_path_, {}, &Operation::on_system);
   }
   void on_system(HttpResponse& resp) {
+    if (hint_try_ && step_ == Step::GetSystem && (resp.status == 404 || resp.status == 400)) {
+      hint_try_ = false;
+      hint_failed_ = true;
+      return get_systems();
+    }
+    hint_try_ = false;
     if (resp.status != 200) return finish(http_failure(resp, "cannot read the system"));
     json::value v;
     if (!parse_body(resp, v)) return;
@@ -497,8 +587,19 @@ class Operation : public std::enable_shared_from_this<Operation> {
     sys_.path = system_path_;
     if (!parse_system(v, sys_, &err)) return finish(Outcome::failure(ErrorKind::Protocol, err));
     sys_etag_ = resp.etag.empty() ? sys_.odata_etag : resp.etag;
+    if (sys_.state == PowerState::Unknown)
+      if (auto* h = hooks())
+        if (auto mapped = h->redfish_power_state(sys_.raw_power_state)) sys_.state = *mapped;
     if (step_ == Step::WaitOff) return on_wait_off();
     if (step_ == Step::ConfirmBoot) return on_confirm_boot(v);
+    if (detect_pending_) {
+      after_manager_ = &Operation::on_detect_manager;
+      return probe();
+    }
+    dispatch_system();
+  }
+
+  void dispatch_system() {
     switch (req_.action) {
       case Action::Status:
         return status_result();
@@ -550,6 +651,11 @@ class Operation : public std::enable_shared_from_this<Operation> {
   // -- actions ---------------------------------------------------------------------------------
   void act() {
     const PowerState s = sys_.state;
+    if (req_.action != Action::Probe) {
+      if (prof_->ignore_allowed_values) allowed_.reset();
+      else if (allowed_)
+        if (auto* h = hooks()) h->redfish_allowed_reset_types(*allowed_);
+    }
     switch (req_.action) {
       case Action::Probe:
         return probe();
@@ -563,21 +669,29 @@ class Operation : public std::enable_shared_from_this<Operation> {
       case Action::Cycle:
         if (s == PowerState::Off) {
           // Nothing to cycle: power it on.
-          auto on = choose_on_type(allowed_);
+          auto on = choose_on_type(allowed_, *prof_);
           if (!on) return unsupported("On");
           return post_reset(*on, &Operation::on_reset_done);
         }
-        if (auto pc = choose_reset_type(Action::Cycle, allowed_))
+        if (auto pc = choose_reset_type(Action::Cycle, allowed_, *prof_))
           return post_reset(*pc, &Operation::on_reset_done);
         cycle_emulated_ = true;
-        if (allowed_ && !choose_reset_type(Action::Off, allowed_)) return unsupported("ForceOff");
-        if (allowed_ && !choose_on_type(allowed_)) return unsupported("On");
-        return post_reset("ForceOff", &Operation::on_cycle_off_sent);
+        {
+          auto off = choose_reset_type(Action::Off, allowed_, *prof_);
+          if (!off) return unsupported("ForceOff");
+          if (allowed_ && !choose_on_type(allowed_, *prof_)) return unsupported("On");
+          return post_reset(*off, &Operation::on_cycle_off_sent);
+        }
       default:
         break;
     }
-    auto type = choose_reset_type(req_.action, allowed_);
+    auto type = choose_reset_type(req_.action, allowed_, *prof_);
     if (!type) return unsupported(std::string(action_name(req_.action)));
+    if (*type == "GracefulRestart" && prof_->graceful_restart == plugin::GracefulRestartMode::ShutdownWaitOn) {
+      // This firmware's GracefulRestart is not graceful: shut down, wait for Off, power on.
+      restart_emulated_ = true;
+      return post_reset("GracefulShutdown", &Operation::on_cycle_off_sent);
+    }
     post_reset(*type, &Operation::on_reset_done);
   }
 
@@ -608,7 +722,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
       location = slash == std::string::npos ? "/" : location.substr(slash);
     }
     task_uri_ = std::move(location);
-    Millis wait(500);
+    Millis wait = prof_->task_poll_interval.value_or(Millis(500));
     if (auto ra = parse_retry_after(retry_after)) wait = Millis(std::clamp(*ra, 0, 30) * 1000);
     step_ = Step::PollTask;
     if (Clock::now() + wait >= deadline_)
@@ -635,19 +749,23 @@ class Operation : public std::enable_shared_from_this<Operation> {
   void on_reset_done() {
     Outcome o = Outcome::success("ok");
     if (cycle_emulated_) o.facts.emplace_back("cycle", "emulated");
+    if (restart_emulated_) o.facts.emplace_back("restart", "emulated (GracefulShutdown, On)");
     finish(std::move(o));
   }
 
   void on_cycle_off_sent() {
     step_ = Step::WaitOff;
-    after(opts_.cycle_off_poll, [](Operation& op) { op.get_system(Step::WaitOff); });
+    after(poll_interval(), [](Operation& op) { op.get_system(Step::WaitOff); });
   }
   void on_wait_off() {
     if (sys_.state != PowerState::Off) {
-      return after(opts_.cycle_off_poll, [](Operation& op) { op.get_system(Step::WaitOff); });
+      return after(poll_interval(), [](Operation& op) { op.get_system(Step::WaitOff); });
     }
-    auto on = choose_on_type(allowed_);
+    auto on = choose_on_type(allowed_, *prof_);
     post_reset(on ? *on : std::string("On"), &Operation::on_reset_done);
+  }
+  Millis poll_interval() const {
+    return opts_.plugins ? prof_->poll_interval.value_or(opts_.cycle_off_poll) : opts_.cycle_off_poll;
   }
 
   // -- PATCH with the If-Match dance ---------------------------------------------------------
@@ -695,6 +813,17 @@ class Operation : public std::enable_shared_from_this<Operation> {
 
   // -- bootdev ---------------------------------------------------------------------------------
   void patch_boot() {
+    const auto& bq = prof_->boot;
+    const std::string who = plugin_ ? " (vendor plugin " + plugin_->desc.name + ")" : std::string();
+    if (!bq.supported)
+      return finish(Outcome::failure(ErrorKind::Unsupported, "this BMC has no boot override" + who));
+    if (req_.persistent && !bq.continuous)
+      return finish(Outcome::failure(ErrorKind::Unsupported,
+                                     "this BMC does not support a persistent (Continuous) boot override" + who));
+    if (std::find(bq.avoid_targets.begin(), bq.avoid_targets.end(), boot_target_name(req_.bootdev)) !=
+        bq.avoid_targets.end())
+      return finish(Outcome::failure(ErrorKind::Unsupported, "boot target " + std::string(boot_target_name(req_.bootdev)) +
+                                                                 " is known not to work on this BMC" + who));
     if (!sys_.boot.present)
       return finish(Outcome::failure(ErrorKind::Unsupported, "the system has no Boot property"));
     std::string t(boot_target_name(req_.bootdev));
@@ -708,12 +837,13 @@ class Operation : public std::enable_shared_from_this<Operation> {
     json::object boot;
     boot["BootSourceOverrideTarget"] = t;
     boot["BootSourceOverrideEnabled"] = req_.persistent ? "Continuous" : "Once";
-    std::string mode = req_.efi ? std::string("UEFI") : sys_.boot.mode;
+    std::string mode = req_.efi ? std::string("UEFI") : bq.echo_mode ? sys_.boot.mode : std::string();
     if (!mode.empty()) boot["BootSourceOverrideMode"] = mode;
     json::object body;
     body["Boot"] = std::move(boot);
-    std::string path = sys_.settings_path.empty() ? sys_.path : sys_.settings_path;
-    std::string etag = sys_.settings_path.empty() ? sys_etag_ : sys_.settings_etag;
+    const bool via_settings = !sys_.settings_path.empty() && bq.settings != plugin::SettingsMode::Never;
+    std::string path = via_settings ? sys_.settings_path : sys_.path;
+    std::string etag = via_settings ? sys_.settings_etag : sys_etag_;
     boot_target_ = t;
     boot_mode_ = mode;
     patch(Step::PatchBoot, std::move(path), json::serialize(body), std::move(etag),
@@ -743,7 +873,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
                                    s.boot.enabled + " after the PATCH"));
     Outcome o = Outcome::success(label);
     if (!boot_mode_.empty()) o.facts.emplace_back("boot_mode", boot_mode_);
-    if (!sys_.settings_path.empty())
+    if (!sys_.settings_path.empty() && prof_->boot.settings != plugin::SettingsMode::Never)
       o.facts.emplace_back("boot_settings", "pending (applied on reset)");
     finish(std::move(o));
   }
@@ -772,7 +902,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   void probe() {
     std::string mgr = sys_.managed_by.empty() ? std::string() : sys_.managed_by.front();
     if (!mgr.empty()) return get_manager(mgr);
-    if (st_->root->managers.empty()) return probe_result(nullptr);
+    if (st_->root->managers.empty()) return (this->*after_manager_)(nullptr);
     send(Step::GetManagers, Method::Get, st_->root->managers, {}, &Operation::on_managers);
   }
   void on_managers(HttpResponse& resp) {
@@ -781,12 +911,12 @@ class Operation : public std::enable_shared_from_this<Operation> {
     if (resp.status == 200 && parse_json(resp.body, limits_, v, nullptr) &&
         parse_collection(v, m, nullptr) && !m.empty())
       return get_manager(m.front());
-    probe_result(nullptr);
+    (this->*after_manager_)(nullptr);
   }
   void get_manager(const std::string& path) {
     manager_path_ = path;
     if (auto it = st_->managers.find(path); it != st_->managers.end())
-      return probe_result(&it->second);
+      return (this->*after_manager_)(&it->second);
     send(Step::GetManager, Method::Get, path, {}, &Operation::on_manager);
   }
   void on_manager(HttpResponse& resp) {
@@ -796,9 +926,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
         parse_manager(v, m, nullptr)) {
       auto& slot = st_->managers[manager_path_];
       slot = m;
-      return probe_result(&slot);
+      return (this->*after_manager_)(&slot);
     }
-    probe_result(nullptr);
+    (this->*after_manager_)(nullptr);
   }
   void probe_result(const ManagerInfo* m) {
     const auto& root = *st_->root;
@@ -806,6 +936,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
     Outcome o = Outcome::success(vendor + (m && !m->model.empty() ? " (" + m->model + ")" : ""),
                                  sys_.state);
     o.facts.emplace_back("vendor", vendor);
+    if (plugin_) o.facts.emplace_back("plugin", plugin_->desc.name);
     if (!root.vendor.empty()) o.facts.emplace_back("vendor_name", root.vendor);
     if (!root.product.empty()) o.facts.emplace_back("product", root.product);
     if (!root.redfish_version.empty())
@@ -857,7 +988,11 @@ class Operation : public std::enable_shared_from_this<Operation> {
   SystemInfo sys_;
   std::string sys_etag_;
   std::optional<std::vector<std::string>> allowed_;
-  bool list_malformed_ = false, cycle_emulated_ = false;
+  bool list_malformed_ = false, cycle_emulated_ = false, restart_emulated_ = false;
+  const plugin::Plugin* plugin_ = nullptr;
+  const plugin::RedfishProfile* prof_ = &default_profile();
+  bool detect_pending_ = false, hint_try_ = false, hint_failed_ = false;
+  void (Operation::*after_manager_)(const ManagerInfo*) = &Operation::probe_result;
   std::string reset_type_, task_uri_;
   void (Operation::*after_reset_)() = nullptr;
   // PATCH state

@@ -16,6 +16,7 @@
 #include "core/backend.hpp"
 #include "transport/redfish/http.hpp"
 #include "transport/redfish/model.hpp"
+#include "plugin/plugin.hpp"
 #include "transport/redfish/redfish_backend.hpp"
 
 namespace fleetpower::redfish {
@@ -42,6 +43,8 @@ struct BmcState {
   std::optional<std::vector<std::string>> systems;
   std::map<std::string, std::vector<std::string>> action_info;  ///< ActionInfo path -> allowed
   std::map<std::string, ManagerInfo> managers;
+  /// The vendor plugin auto-detected for this BMC (null: not yet, or no registry).
+  const plugin::Plugin* detected = nullptr;
 };
 
 /// Runs one operation.  `done` is called exactly once, posted on `ex`.

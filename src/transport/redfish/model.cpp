@@ -313,6 +313,89 @@ std::optional<std::string> choose_reset_type(
   }
 }
 
+namespace {
+std::vector<std::string> generic_prefs(Action a) {
+  switch (a) {
+    case Action::On:
+      return {"On", "ForceOn"};
+    case Action::Off:
+      return {"ForceOff"};
+    case Action::Soft:
+      return {"GracefulShutdown"};
+    case Action::Reset:
+      return {"ForceRestart", "GracefulRestart"};
+    case Action::Nmi:
+      return {"Nmi"};
+    case Action::Cycle:
+      return {"PowerCycle"};
+    default:
+      return {};
+  }
+}
+
+std::vector<std::string> profile_prefs(Action a, const plugin::RedfishProfile& prof) {
+  auto it = prof.reset.find(a);
+  std::vector<std::string> prefs = it != prof.reset.end() ? it->second : generic_prefs(a);
+  std::erase_if(prefs, [&](const std::string& t) {
+    return contains(prof.avoid_reset_types, t) ||
+           (t == "GracefulRestart" && prof.graceful_restart == plugin::GracefulRestartMode::Unsupported);
+  });
+  return prefs;
+}
+
+std::optional<std::string> first_of(const std::optional<std::vector<std::string>>& allowed,
+                                    const std::vector<std::string>& prefs) {
+  if (prefs.empty()) return std::nullopt;
+  if (!allowed) return prefs.front();
+  for (auto& p : prefs)
+    if (contains(*allowed, p)) return p;
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<std::string> choose_reset_type(Action a, const std::optional<std::vector<std::string>>& allowed,
+                                             const plugin::RedfishProfile& prof) {
+  auto prefs = profile_prefs(a, prof);
+  if (a == Action::Cycle) {
+    switch (prof.cycle) {
+      case plugin::CycleMode::OffWaitOn:
+        return std::nullopt;
+      case plugin::CycleMode::PowerCycle:
+        if (prefs.empty()) return std::nullopt;
+        return prefs.front();
+      case plugin::CycleMode::Auto:
+        if (!allowed) return std::nullopt;  // unknown list: emulate, the safe way
+        return first_of(allowed, prefs);
+    }
+  }
+  return first_of(allowed, prefs);
+}
+
+std::optional<std::string> choose_on_type(const std::optional<std::vector<std::string>>& allowed,
+                                          const plugin::RedfishProfile& prof) {
+  return choose_reset_type(Action::On, allowed, prof);
+}
+
+bool is_success_envelope(std::string_view body, const ParseLimits& lim) {
+  json::value v;
+  if (body.empty() || !parse_json(body, lim, v, nullptr)) return false;
+  auto* o = v.if_object();
+  auto* e = o ? get_obj(*o, "error") : nullptr;
+  if (!e) return false;
+  auto* ei = e->if_contains("@Message.ExtendedInfo");
+  auto* arr = ei ? ei->if_array() : nullptr;
+  if (!arr || arr->empty()) return false;
+  for (auto& m : *arr) {
+    auto* mo = m.if_object();
+    auto id = mo ? get_string(*mo, "MessageId") : std::nullopt;
+    if (!id) return false;
+    auto dot = id->rfind('.');
+    std::string_view last = dot == std::string_view::npos ? *id : id->substr(dot + 1);
+    if (last != "Success") return false;
+  }
+  return true;
+}
+
 std::string_view boot_target_name(BootDevice d) {
   switch (d) {
     case BootDevice::Pxe:

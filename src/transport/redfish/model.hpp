@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "core/types.hpp"
+#include "plugin/plugin.hpp"
 
 namespace fleetpower::redfish {
 
@@ -93,6 +94,19 @@ std::optional<std::string> choose_reset_type(
     Action a, const std::optional<std::vector<std::string>>& allowed);
 /// The "on" half of an emulated cycle: On, else ForceOn.
 std::optional<std::string> choose_on_type(const std::optional<std::vector<std::string>>& allowed);
+
+/// The same with a vendor profile: its per-action preference order (generic order for actions it
+/// does not list), without its avoided types (and without GracefulRestart when its
+/// graceful_restart is unsupported).  Cycle follows the profile's cycle mode: nullopt means
+/// "emulate".  A default-constructed profile gives exactly the generic choices above.
+std::optional<std::string> choose_reset_type(Action a, const std::optional<std::vector<std::string>>& allowed,
+                                             const plugin::RedfishProfile& prof);
+std::optional<std::string> choose_on_type(const std::optional<std::vector<std::string>>& allowed,
+                                          const plugin::RedfishProfile& prof);
+
+/// An `error` envelope whose @Message.ExtendedInfo message ids all mean success (HPE iLO answers
+/// some successful actions this way).
+bool is_success_envelope(std::string_view body, const ParseLimits& lim);
 
 /// Redfish BootSourceOverrideTarget for a boot device.
 std::string_view boot_target_name(BootDevice d);

@@ -8,6 +8,7 @@
 #include <string>
 
 #include "core/backend.hpp"
+#include "plugin/registry.hpp"
 
 namespace fleetpower::redfish {
 
@@ -41,6 +42,9 @@ struct Options {
   /// Keep an idle BMC's login session this long for the next operation (a read-back, the next
   /// blade); 0 logs out as soon as no operation is left.  shutdown() logs out at once.
   Millis session_linger{3000};
+  /// Vendor plugins: the inventory's `vendor` names one, `auto` detects it from the service
+  /// root (and the Manager when a rule needs it).  Null: the generic behaviour, no detection.
+  std::shared_ptr<const plugin::Registry> plugins;
 };
 
 std::unique_ptr<Backend> make_backend(boost::asio::any_io_executor ex, Options opts = {});

@@ -83,8 +83,8 @@ int run(int argc, char** argv) {
   app.add_flag("--expand", g.expand, "One line per host instead of folded hostlists");
   app.add_flag("--all", g.all, "Select every host of the inventory");
   app.add_option("-x,--exclude", g.exclude, "Hosts or @groups to leave out (repeatable)");
-  app.add_option("--protocol", g.protocol, "Override every target's protocol (ipmi, redfish, ssh, test)")
-      ->check(CLI::IsMember({"ipmi", "redfish", "ssh", "test"}));
+  app.add_option("--protocol", g.protocol, "Override every target's protocol (ipmi, redfish, ssh, auto, test)")
+      ->check(CLI::IsMember({"ipmi", "redfish", "ssh", "auto", "test"}));
   app.add_option("--via", g.via, "Power path: bmc (default) or pdu (switch the node's PDU outlets, see 'outlets')")
       ->check(CLI::IsMember({"bmc", "pdu"}));
   app.add_option("--ssh-profile-dir", g.ssh_profile_dirs,

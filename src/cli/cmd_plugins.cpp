@@ -69,9 +69,10 @@ void setup_plugins(CLI::App& app, Globals& g, CommandFn* run) {
         *run = [&g] {
           asio::io_context io;
           BackendRegistry reg;
-          register_backends(reg, io.get_executor(), g);
-          plugin::Registry plugins;
-          bool ok = load_plugins(g, &plugins);
+          auto loaded = std::make_shared<plugin::Registry>();
+          bool ok = load_plugins(g, loaded.get());
+          register_backends(reg, io.get_executor(), g, loaded);
+          const plugin::Registry& plugins = *loaded;
           auto ssh_rows = ssh_profile_rows(g, &ok);
           if (g.output == "json" || g.output == "jsonl") {
             boost::json::array backends, list;

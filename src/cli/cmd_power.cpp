@@ -13,6 +13,10 @@ void setup_power(CLI::App& app, Globals& g, CommandFn* run) {
                                 "", "", "Ask each BMC what it is: vendor, model, firmware, cipher suites, reset types, TLS fingerprint"};
   auto* sub = app.add_subcommand(std::string(action_name(A)), helps[static_cast<int>(A)]);
   sub->add_option("selection", selection, "Hostlists (node[001-040]) and @groups");
+  if constexpr (A == Action::Probe)
+    sub->add_option("--write-inventory", g.write_inventory,
+                    "Write what was found (protocol, vendor plugin, cipher suite, system, TLS fingerprint) as an "
+                    "inventory overlay FILE that includes the current inventory; later runs with -i FILE skip detection");
   sub->callback([&g, run] {
     *run = [&g] {
       Loaded l;

@@ -40,6 +40,7 @@ struct Globals {
   std::string config_plugin_dir;
   std::string via = "bmc";                     ///< bmc | pdu (switch the node's PDU outlets)
   std::vector<std::string> ssh_profile_dirs;  ///< site SSH device profiles
+  std::string write_inventory;  ///< probe: write an inventory overlay here
 
   // Fleet operations (power commands).
   bool no_wait = false;
@@ -88,8 +89,12 @@ std::optional<int> load_selection(const Globals& g, const std::vector<std::strin
 /// stderr naming the file; refused files are skipped.  Returns false if any file was refused.
 bool load_plugins(const Globals& g, plugin::Registry* reg);
 
-/// Registers every backend compiled into this build.
+/// Registers every backend compiled into this build (and "auto", which picks Redfish or IPMI
+/// per BMC), loading the vendor plugins first (load_plugins).
 void register_backends(BackendRegistry& reg, asio::any_io_executor ex, const Globals& g);
+/// The same with plugins already loaded.
+void register_backends(BackendRegistry& reg, asio::any_io_executor ex, const Globals& g,
+                       std::shared_ptr<const plugin::Registry> plugins);
 
 /// Runs one request over the loaded targets and prints the result. Returns the exit code.
 /// `run_id` resumes an earlier run's journal id (empty: a new run).

@@ -6,6 +6,8 @@
 #include <spdlog/spdlog.h>
 #include <unistd.h>
 
+#include <cstdlib>
+#include <fstream>
 #include <iostream>
 
 #include <sstream>
@@ -152,6 +154,74 @@ class Progress {
   std::size_t ok_ = 0, failed_ = 0;
   Clock::time_point t0_;
 };
+
+std::string yaml_quote(const std::string& v) {
+  std::string q = "\"";
+  for (char c : v) {
+    if (c == '"' || c == '\\') q += '\\';
+    if (static_cast<unsigned char>(c) < 0x20) continue;
+    q += c;
+  }
+  return q + "\"";
+}
+
+/// probe --write-inventory: an overlay that includes the inventory and pins what was found.
+bool write_overlay(const std::string& out, const Inventory& inv, const RunReport& report, std::string* err) {
+  char* base_real = ::realpath(inv.path.c_str(), nullptr);
+  std::string base = base_real ? base_real : inv.path;
+  std::free(base_real);
+  if (char* o = ::realpath(out.c_str(), nullptr)) {
+    bool same = base == o;
+    std::free(o);
+    if (same) {
+      *err = "--write-inventory must not overwrite the inventory it includes";
+      return false;
+    }
+  }
+  std::ostringstream y;
+  y << "# SPDX-License-Identifier: GPL-3.0-or-later\n"
+    << "# Written by 'fleetpower probe --write-inventory': what each BMC answered.  Use this file as\n"
+    << "# the inventory (-i); it includes the inventory below and pins these keys (no detection).\n"
+    << "include: " << yaml_quote(base) << "\n"
+    << "hosts:\n";
+  std::size_t written = 0;
+  for (std::size_t i = 0; i < report.targets.size(); ++i) {
+    const Target& t = *report.targets[i];
+    const Outcome& o = report.outcomes[i];
+    if (!o.ok()) continue;
+    std::map<std::string, std::string> f;
+    for (auto& [k, v] : o.facts) f.emplace(k, v);
+    std::vector<std::pair<std::string, std::string>> keys;
+    std::string proto = f.count("protocol") ? f["protocol"] : t.protocol;
+    if (proto == "redfish" || proto == "ipmi") keys.emplace_back("protocol", proto);
+    if (f.count("plugin")) keys.emplace_back("vendor", f["plugin"]);
+    if (proto == "ipmi" && f.count("cipher_suite")) keys.emplace_back("cipher_suite", f["cipher_suite"]);
+    if (proto == "redfish" && f.count("system") && !f["system"].empty()) keys.emplace_back("system", f["system"]);
+    if (proto == "redfish" && f.count("tls_fingerprint")) keys.emplace_back("tls_fingerprint", f["tls_fingerprint"]);
+    if (keys.empty()) continue;
+    y << "  " << t.name << ": {";
+    for (std::size_t k = 0; k < keys.size(); ++k)
+      y << (k ? ", " : "") << keys[k].first << ": " << yaml_quote(keys[k].second);
+    y << "}\n";
+    ++written;
+  }
+  if (written == 0) y << "  {}\n";
+  std::string tmp = out + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::trunc);
+    f << y.str();
+    if (!f.flush()) {
+      *err = "cannot write " + tmp;
+      return false;
+    }
+  }
+  if (std::rename(tmp.c_str(), out.c_str()) != 0) {
+    *err = "cannot rename " + tmp + " to " + out;
+    return false;
+  }
+  spdlog::info("wrote {} hosts to {}", written, out);
+  return true;
+}
 
 }  // namespace
 
@@ -379,6 +449,13 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
     write_text(std::cout, report, g.expand);
   }
   std::cout.flush();
+  if (req.action == Action::Probe && !g.write_inventory.empty()) {
+    std::string err;
+    if (!write_overlay(g.write_inventory, l.inventory, report, &err)) {
+      std::cerr << "fleetpower: " << err << "\n";
+      return static_cast<int>(ExitCode::SomeFailed);
+    }
+  }
   if (!g.quiet && (report.interrupted || ::isatty(STDERR_FILENO) || g.verbose)) {
     std::cerr << summary_line(report) << "\n";
   }

@@ -112,6 +112,7 @@ class Loader {
       error(loc_of(root), "", "the inventory must be a mapping with 'defaults', 'groups', 'hosts', 'power'");
       return false;
     }
+    if (root["include"]) return run_overlay(root);
     for (auto it = root.begin(); it != root.end(); ++it) {
       std::string k = it->first.Scalar();
       if (k == "defaults") {
@@ -131,6 +132,72 @@ class Loader {
   }
 
  private:
+  // An overlay: `include: BASE` (relative to this file) loads BASE, then this file's `hosts:`
+  // entries set keys on hosts BASE defines (they win).  Written by 'probe --write-inventory'.
+  bool run_overlay(const YAML::Node& root) {
+    static thread_local int depth = 0;
+    const YAML::Node inc = root["include"];
+    if (!inc.IsScalar() || inc.Scalar().empty()) {
+      error(loc_of(inc), "include", "expected the path of the inventory this file overlays");
+      return false;
+    }
+    if (depth >= 8) {
+      error(loc_of(inc), "include", "includes nested more than 8 deep (a loop?)");
+      return false;
+    }
+    std::string base = inc.Scalar();
+    if (base[0] != '/') {
+      auto slash = file_.rfind('/');
+      if (slash != std::string::npos) base = file_.substr(0, slash + 1) + base;
+    }
+    ++depth;
+    bool ok = load_inventory(base, inv_, diags_);
+    --depth;
+    inv_->path = file_;
+    if (!ok) {
+      error(loc_of(inc), "include", fmt::format("the included inventory {} has errors", base));
+      return false;
+    }
+    for (auto it = root.begin(); it != root.end(); ++it) {
+      std::string k = it->first.Scalar();
+      if (k == "include") continue;
+      if (k != "hosts") {
+        error(loc_of(it->first), k, "a file with 'include' is an overlay: only 'hosts' may follow");
+        continue;
+      }
+      const YAML::Node hosts = it->second;
+      if (!hosts.IsMap()) {
+        error(loc_of(hosts), "hosts", "expected a mapping of host names (or hostlists) to keys");
+        continue;
+      }
+      for (auto h = hosts.begin(); h != hosts.end(); ++h) {
+        std::string expr = h->first.Scalar();
+        Value v{expr, loc_of(h->first), "hosts." + expr};
+        std::vector<std::string> names;
+        if (!expand_list(v, &names)) continue;
+        KeyMap keys;
+        read_keys(h->second, "hosts." + expr, &keys);
+        for (auto& name : names) {
+          auto ti = inv_->by_name.find(name);
+          if (ti == inv_->by_name.end()) {
+            error(v.loc, v.key_path, fmt::format("{} is not a host of {}", name, base));
+            continue;
+          }
+          Target& t = inv_->targets[ti->second];
+          for (auto& [key, val] : keys) {
+            if (key == "bmc") t.bmc = val.text;
+            else if (key == "protocol") t.protocol = val.text;
+            else if (key == "vendor") t.vendor = val.text;
+            else if (key == "credentials") t.credentials = val.text;
+            else if (key == "port") t.port = static_cast<std::uint16_t>(std::strtol(val.text.c_str(), nullptr, 10));
+            else t.vars[key] = val.text;
+          }
+        }
+      }
+    }
+    return errors_ == 0;
+  }
+
   void error(Loc l, std::string key, std::string msg) {
     diags_->push_back({file_, l.line, l.column, std::move(key), std::move(msg), false});
     ++errors_;

@@ -22,6 +22,7 @@
 #include <array>
 #include <charconv>
 #include <cstdio>
+#include <cstdlib>
 #include <cstring>
 #include <deque>
 #include <filesystem>
@@ -1675,6 +1676,12 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
   if (path.size() > 2048) return not_found(path.substr(0, 64));
   auto method = req.method();
   std::string mstr(req.method_string());
+  // Opt-in (tests): every GET in events.jsonl, to count discovery and detection requests.
+  static const bool log_gets = [] {
+    const char* e = std::getenv("FLEETPOWER_SIM_LOG_GETS");
+    return e && *e == '1';
+  }();
+  if (log_gets && method == http::verb::get) event(bi, -1, json::object{{"event", "get"}, {"path", path}});
   Reply r;
   bool done = false;
   // Public resources.

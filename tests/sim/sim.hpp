@@ -117,6 +117,10 @@ struct Faults {
   bool reset = false;         ///< reset: reset the TCP connection instead of answering
   Millis trickle{0};          ///< trickle[=INTERVAL]: send the reply a few bytes at a time
   std::size_t trickle_chunk = 8;
+  bool headers_hang = false;  ///< headers-hang: status line and headers, then nothing more
+  bool truncate = false;      ///< truncate: headers and half the body, then the connection closes
+  std::size_t huge = 0;       ///< huge[=BYTES]: the body padded to BYTES (default 8 MiB)
+  bool reset_after = false;   ///< reset-after: the request is carried out, then RST, no reply
   bool tasks = false;         ///< tasks: Reset answers 202 with a task monitor
   bool stuck = false;         ///< stuck: power transitions never finish (PoweringOn forever)
   bool ignore_reset = false;  ///< ignore-reset: Reset answers success but does nothing
@@ -134,7 +138,8 @@ struct Faults {
 
   bool error_faults() const {
     return hang || http_status || busy_retry_after >= 0 || unauth || garbage || reset ||
-           trickle.count() > 0 || latency_max.count() > 0;
+           trickle.count() > 0 || latency_max.count() > 0 || headers_hang || truncate || huge ||
+           reset_after;
   }
   std::string describe() const;
 };

@@ -6,7 +6,7 @@
 //   SEL    := N | N-M | "*"                (1-based BMC indexes: BMC 3 serves host rf0003)
 //   KNOB   := hang | blackhole | down | latency=DUR[-DUR] | httpNNN | busy[=SECS] | unauth |
 //   garbage
-//           | reset | trickle[=INTERVAL[/BYTES]] | tasks | stuck | ignore-reset | nobasic
+//           | reset | reset-after | headers-hang | truncate | huge[=BYTES] | trickle[=INTERVAL[/BYTES]] | tasks | stuck | ignore-reset | nobasic
 //           | nosession | settings | badlist | strict-state | on-delay=DUR | off-delay=DUR |
 //           etag=exact|strong|none|required | session-limit=K | times=K |
 //           cert=expired|selfsigned|wrongname | none
@@ -79,7 +79,22 @@ bool apply_knob(std::string_view knob, FaultRule* r, std::string* err) {
     f.garbage = true;
   else if (name == "reset")
     f.reset = true;
-  else if (name == "tasks")
+  else if (name == "headers-hang")
+    f.headers_hang = true;
+  else if (name == "truncate")
+    f.truncate = true;
+  else if (name == "reset-after")
+    f.reset_after = true;
+  else if (name == "huge") {
+    f.huge = 8u << 20;
+    if (has_val) {
+      if (!parse_uint(val, &n) || n < 1 || n > (64l << 20)) {
+        *err = "huge=BYTES (1..67108864)";
+        return false;
+      }
+      f.huge = static_cast<std::size_t>(n);
+    }
+  } else if (name == "tasks")
     f.tasks = true;
   else if (name == "stuck")
     f.stuck = true;
@@ -199,6 +214,10 @@ std::string Faults::describe() const {
   if (reset) add("reset");
   if (trickle.count())
     add("trickle=" + std::to_string(trickle.count()) + "ms/" + std::to_string(trickle_chunk));
+  if (headers_hang) add("headers-hang");
+  if (truncate) add("truncate");
+  if (huge) add("huge=" + std::to_string(huge));
+  if (reset_after) add("reset-after");
   if (tasks) add("tasks");
   if (stuck) add("stuck");
   if (ignore_reset) add("ignore-reset");

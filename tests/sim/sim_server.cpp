@@ -246,6 +246,9 @@ struct Reply {
   Millis delay{0};
   Millis trickle{0};
   std::size_t trickle_chunk = 8;
+  /// Faults applied after the request was carried out: send only the headers and hang, or
+  /// headers and half the body and close.
+  enum class Cut { None, HeadersHang, Truncate } cut = Cut::None;
 };
 
 using Request = http::request<http::string_body>;
@@ -476,6 +479,10 @@ void merge_faults(Faults* d, const Faults& s) {
   d->unauth |= s.unauth;
   d->garbage |= s.garbage;
   d->reset |= s.reset;
+  d->headers_hang |= s.headers_hang;
+  d->truncate |= s.truncate;
+  d->reset_after |= s.reset_after;
+  if (s.huge) d->huge = s.huge;
   if (s.trickle.count()) {
     d->trickle = s.trickle;
     d->trickle_chunk = s.trickle_chunk;
@@ -553,10 +560,12 @@ bool Sim::setup(std::string* err) {
     *err = "bad --address-base " + cfg_.address_base;
     return false;
   }
-  if ((addr >> 24) != 127) {
-    *err = "--address-base must be a loopback address (127.0.0.0/8)";
+  // 10.0.0.0/8 only makes sense inside a network namespace a test made (netem tests).
+  if ((addr >> 24) != 127 && (addr >> 24) != 10) {
+    *err = "--address-base must be a loopback address (127.0.0.0/8) or 10.0.0.0/8";
     return false;
   }
+  const std::uint32_t net8 = addr >> 24;
   pad_ = std::max<std::size_t>(4, std::to_string(cfg_.count).size());
   bmcs_.resize(cfg_.count);
   std::size_t np = pers_.size();
@@ -572,8 +581,8 @@ bool Sim::setup(std::string* err) {
       }
     } else {
       if (i > 0) addr = next_addr(addr);
-      if ((addr >> 24) != 127) {
-        *err = "address range leaves 127.0.0.0/8";
+      if ((addr >> 24) != net8) {
+        *err = "address range leaves its /8";
         return false;
       }
       b.address = ipv4_str(addr);
@@ -1771,6 +1780,15 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
       r.trickle = b.faults.trickle;
       r.trickle_chunk = b.faults.trickle_chunk;
     }
+    // Trailing whitespace keeps the document valid JSON: only its size is wrong.
+    if (b.faults.huge && r.body.size() < b.faults.huge) r.body.append(b.faults.huge - r.body.size(), ' ');
+    if (b.faults.headers_hang) r.cut = Reply::Cut::HeadersHang;
+    if (b.faults.truncate) r.cut = Reply::Cut::Truncate;
+    // The request has been carried out (a Reset POST changed the power): only the reply is lost.
+    // Only actions (POST/PATCH, not the session login).
+    if (b.faults.reset_after && (method == http::verb::post || method == http::verb::patch) &&
+        path != p.sessions_path)
+      r.mode = Reply::Mode::Reset;
   }
   return r;
 }
@@ -2021,6 +2039,24 @@ class Conn : public std::enable_shared_from_this<Conn<Stream>> {
     res.body() = std::move(r.body);
     res.keep_alive(keep_possible && !r.close);
     res.prepare_payload();
+    if (r.cut != Reply::Cut::None) {
+      std::ostringstream os;
+      os << res;
+      wire_ = os.str();
+      auto hdr_end = wire_.find("\r\n\r\n");
+      std::size_t head = hdr_end == std::string::npos ? wire_.size() : hdr_end + 4;
+      std::size_t body = wire_.size() - head;
+      wire_.resize(r.cut == Reply::Cut::HeadersHang ? head : head + body / 2);
+      const bool then_hang = r.cut == Reply::Cut::HeadersHang;
+      beast::get_lowest_layer(stream_).expires_after(std::chrono::seconds(30));
+      asio::async_write(stream_, asio::buffer(wire_),
+                        [self = this->shared_from_this(), then_hang](error_code e, std::size_t) {
+                          if (e) return self->close_hard();
+                          if (then_hang) return self->hang();
+                          self->shutdown();
+                        });
+      return;
+    }
     if (r.trickle.count() > 0) {
       std::ostringstream os;
       os << res;

@@ -209,6 +209,8 @@ class Session : public std::enable_shared_from_this<Session> {
   const udp::endpoint& peer() const { return peer_; }
   bool expects_ipmi15() const { return sent_ == Sent::GetChannelAuthCaps; }
   bool finished() const { return finished_; }
+  /// A datagram from this session's BMC that no session accepted: counted for the reason.
+  void note_ignored(bool foreign_session) { ++(foreign_session ? ignored_foreign_ : ignored_bad_); }
 
   /// Validate settings and go.  Every failure path completes through finish() (posted).
   void begin(const Target& t, const Credential& c) {
@@ -841,6 +843,7 @@ class Session : public std::enable_shared_from_this<Session> {
     sent_ = what;
     last_ = std::move(pkt);
     tries_ = 0;
+    first_sent_ = Clock::now();
     transmit();
     arm_retransmit();
   }
@@ -853,7 +856,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (sent_ == Sent::CloseSession) {
       wait = o.close_grace;  // a close is never retransmitted; just wait a little for the reply
     } else {
-      double f = std::pow(o.retransmit_backoff, tries_);
+      double f = std::pow(o.retransmit_backoff, std::max(0, tries_ - o.retransmit_flat));
       wait = std::min(std::chrono::milliseconds(static_cast<long>(o.retransmit_base.count() * f)),
                       o.retransmit_max) +
              eng_.jitter();
@@ -878,8 +881,15 @@ class Session : public std::enable_shared_from_this<Session> {
     // A lost RAKP 4 cannot be recovered by repeating RAKP 3 (ipmi_sim ignores the duplicate of
     // an accepted RAKP 3).  The session may well be active: probe it with Set Session
     // Privilege Level; if that stays unanswered too, start over with a new session id.
-    if (sent_ == Sent::Rakp3 && tries_ >= 1) return probe_session();
-    if (probing_ && sent_ == Sent::SetSessionPrivilege && tries_ >= 1) return restart_handshake();
+    // Only once the reply is overdue by the path's round trip: on a slow path (replies after
+    // 1.2 s) the probe restarted working sessions just before their replies arrived.
+    const bool overdue = Clock::now() - first_sent_ >= 2 * rtt_min_;
+    // Three copies of each before moving on: a BMC that answers a repeated RAKP 3 from its
+    // reply cache recovers a lost RAKP 4 that way, and on a lossy path (20% each way) giving up
+    // after two copies restarted one handshake in eight.
+    if (sent_ == Sent::Rakp3 && tries_ >= 2 && overdue) return probe_session();
+    if (probing_ && sent_ == Sent::SetSessionPrivilege && tries_ >= 2 && overdue)
+      return restart_handshake();
     // Everything else: the identical packet (same session sequence number and rq_seq).
     ++tries_;
     ++retransmits_;
@@ -918,7 +928,13 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // ---- completion ----------------------------------------------------------------------------
-  void got_reply() { any_reply_ = true; }
+  void got_reply() {
+    any_reply_ = true;
+    // Round trip from the first copy of the request (an over-estimate when a retransmission
+    // was answered; the minimum over the session's replies is close to the path's).
+    auto sample = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - first_sent_);
+    if (rtt_min_.count() == 0 || sample < rtt_min_) rtt_min_ = sample;
+  }
 
   std::uint8_t next_rq_seq() {
     rq_seq_ = static_cast<std::uint8_t>((rq_seq_ + 1) & IPMI_LAN_REQUESTER_SEQUENCE_NUMBER_MAX);
@@ -926,10 +942,36 @@ class Session : public std::enable_shared_from_this<Session> {
   }
   std::uint8_t next_tag() { return ++tag_; }
 
+  /// "3 datagrams from the BMC ignored: 2 malformed or failing their checks, 1 for a stale or
+  /// foreign session": tells a garbling path or a replaying peer from a silent one.
+  std::string ignored_text() const {
+    std::string parts;
+    if (ignored_bad_)
+      parts += fmt::format("{} not the awaited reply (late duplicates, malformed, or failing a "
+                           "check: length, checksum, integrity, sequence)",
+                           ignored_bad_);
+    if (ignored_foreign_)
+      parts += fmt::format("{}{} for a stale or foreign session", parts.empty() ? "" : ", ",
+                           ignored_foreign_);
+    return fmt::format("{} datagrams from the BMC ignored: {}", ignored_bad_ + ignored_foreign_,
+                       parts);
+  }
+
   Outcome timeout_outcome(bool interrupted) const {
+    Outcome o = timeout_outcome_plain(interrupted);
+    if (!interrupted && any_reply_ && (ignored_bad_ || ignored_foreign_))
+      o.reason += " (" + ignored_text() + ")";
+    return o;
+  }
+
+  Outcome timeout_outcome_plain(bool interrupted) const {
     std::string step(awaited_name(sent_));
     if (interrupted)
       return Outcome::failure(ErrorKind::Interrupted, fmt::format("while waiting for {}", step));
+    if (!any_reply_ && (ignored_bad_ || ignored_foreign_))
+      return Outcome::failure(ErrorKind::Protocol,
+                              fmt::format("no valid reply from BMC while waiting for {}: {}",
+                                          step, ignored_text()));
     if (!any_reply_)
       return Outcome::failure(
           ErrorKind::NoResponse,
@@ -1057,6 +1099,10 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint8_t rq_seq_ = 0;
   std::uint8_t tag_ = 0;
   bool any_reply_ = false;
+  Clock::time_point first_sent_{};
+  std::chrono::milliseconds rtt_min_{0};  ///< shortest round trip seen in this session
+  int ignored_bad_ = 0;      ///< datagrams from the peer that failed parsing or checks
+  int ignored_foreign_ = 0;  ///< datagrams from the peer for a session id not ours
   bool bmc_sid_known_ = false;
   bool established_ = false;
   bool closing_ = false;
@@ -1140,11 +1186,8 @@ void Engine::on_readable(unsigned i) {
 
 void Engine::dispatch(const udp::endpoint& from, ByteView pkt) {
   Peek pk;
-  if (!peek(pkt, pk)) {
-    ++stats_.stray;
-    return;
-  }
-  if (pk.rmcpplus && pk.console_sid != 0) {
+  const bool malformed = !peek(pkt, pk);
+  if (!malformed && pk.rmcpplus && pk.console_sid != 0) {
     auto it = by_sid_.find(pk.console_sid);
     if (it != by_sid_.end() && it->second->peer() == from) {
       auto keep = it->second;  // the session may finish (and detach) while handling
@@ -1155,9 +1198,15 @@ void Engine::dispatch(const udp::endpoint& from, ByteView pkt) {
   auto [b, e] = by_peer_.equal_range(from);
   std::vector<std::shared_ptr<Session>> cands;
   for (auto it = b; it != e; ++it) cands.push_back(it->second->shared_from_this());
-  for (auto& s : cands)
-    if (!s->finished() && s->on_datagram(pk, pkt)) return;
+  if (!malformed)
+    for (auto& s : cands)
+      if (!s->finished() && s->on_datagram(pk, pkt)) return;
   ++stats_.stray;
+  // Nobody took it: let the sessions at that address say so if they end without a valid reply.
+  const bool foreign =
+      !malformed && pk.rmcpplus && pk.console_sid != 0 && !by_sid_.count(pk.console_sid);
+  for (auto& s : cands)
+    if (!s->finished()) s->note_ignored(foreign);
 }
 
 bool Engine::send(unsigned sock, const udp::endpoint& to, ByteView pkt) {

@@ -182,12 +182,32 @@ class Operation : public std::enable_shared_from_this<Operation> {
         self->last_ = st.state;
         if (st.state != PowerState::On) self->seen_not_on_ = true;
         if (st.state == self->want_) return self->reached();
+        // On/off are idempotent: when the request (not only its reply) was lost, the state
+        // still reads the opposite and sending it again is safe.  A few times at most.
+        const bool opposite = (self->act_ == Action::On && st.state == PowerState::Off) ||
+                              (self->act_ == Action::Off && st.state == PowerState::On);
+        if (self->lost_reply_ && opposite && self->resends_ < 2) {
+          ++self->resends_;
+          self->lost_reply_ = false;
+          return self->send_action();
+        }
       }
       self->schedule_poll();
     });
   }
 
   void reached() {
+    // A cycle or reset whose reply was lost was never re-sent; the power reading on afterwards
+    // proves nothing (the request may never have reached the BMC): say so rather than succeed.
+    if (lost_reply_ && ((act_ == Action::Cycle && !seen_not_on_) || act_ == Action::Reset)) {
+      auto out = Outcome::failure(
+          ErrorKind::Timeout,
+          fmt::format("{} not confirmed: {}; the power reads on{} and the request was not re-sent "
+                      "(the BMC may or may not have acted)",
+                      action_name(act_), lost_reason_, act_ == Action::Cycle ? " and was never seen off" : ""));
+      out.state = want_;
+      return finish(std::move(out));
+    }
     std::string r = std::string(power_state_name(want_));
     if (forced_) r += fmt::format(" (forced after {})", format_duration(*o_.then_force));
     else if (act_ == Action::Cycle) r = seen_not_on_ ? "on (cycled)" : "on (cycle accepted; off not observed)";
@@ -195,6 +215,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
     r += note_;
     auto out = Outcome::success(r, want_);
     if (lost_reply_) out.facts.emplace_back("note", "the BMC's reply was lost; the state was confirmed by reading it");
+    if (resends_) out.facts.emplace_back("resent", fmt::format("{} sent again {} time(s): the state still read the opposite", action_name(act_), resends_));
     finish(std::move(out));
   }
 
@@ -251,6 +272,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   Clock::time_point started_, acted_at_, forced_at_;
   Millis poll_delay_{o_.poll_initial};
   bool lost_reply_ = false;
+  int resends_ = 0;  ///< on/off sent again after a lost request (state read the opposite)
   bool forced_ = false;
   bool seen_not_on_ = false;
   std::string lost_reason_;

@@ -42,7 +42,7 @@ class LossyBackend final : public Backend {
       return;
     }
     ++actions[ctx.target.name];
-    st = ctx.request.action == Action::On;
+    if (!requests_lost) st = ctx.request.action == Action::On;
     // The reply is lost: time out at the deadline, naming the step.
     auto t = std::make_shared<asio::steady_timer>(ex_, ctx.deadline);
     t->async_wait([t, done](boost::system::error_code) {
@@ -52,6 +52,7 @@ class LossyBackend final : public Backend {
   asio::any_io_executor ex_;
   std::map<std::string, bool> state;
   std::map<std::string, int> actions;
+  bool requests_lost = false;  ///< the request itself never reaches the BMC
 };
 }  // namespace
 
@@ -139,6 +140,33 @@ TEST_CASE("a power action whose reply is lost is confirmed by reading state, nev
     CHECK(r.result == "on");
   }
   for (auto& [n, c] : lossy->actions) CHECK(c == 1);
+}
+
+TEST_CASE("a cycle whose request or reply was lost is not reported as done when off is never seen", "[fleet]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto lb = std::make_unique<LossyBackend>(io.get_executor());
+  auto* lossy = lb.get();
+  lossy->requests_lost = true;
+  reg.add("lossy", std::move(lb));
+  Fleet f(3);
+  for (auto& t : f.targets) {
+    t.protocol = "lossy";
+    lossy->state[t.name] = true;  // on: the cycle never happens
+  }
+  Scheduler s(io, reg, {});
+  FleetOptions o = fast();
+  o.op_timeout = 200ms;
+  o.wait_timeout = 500ms;
+  s.set_runner(make_fleet_runner(o));
+  for (auto a : {Action::Cycle, Action::Reset}) {
+    auto out = s.run(f.jobs(a));
+    for (auto& r : out) {
+      CHECK_FALSE(r.ok());
+      CHECK(r.reason.find("not confirmed") != std::string::npos);
+    }
+  }
+  for (auto& [n, c] : lossy->actions) CHECK(c == 2);  // one cycle, one reset: never re-sent
 }
 
 TEST_CASE("soft --then-force forces off what stays on", "[fleet]") {

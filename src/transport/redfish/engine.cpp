@@ -248,6 +248,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
       r.body = std::move(view.body);
     }
     if (pending_.with_auth) add_auth(r);
+    r.repeatable = step_ == Step::Login;  // a second login only leaves one more session
     if (!pending_.if_match.empty()) r.headers.emplace_back("If-Match", pending_.if_match);
     in_flight_ = true;
     sent_token_ = use_basic() ? std::string() : st_->token;
@@ -259,6 +260,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
     in_flight_ = false;
     if (finished_) return;
     if (res.cancelled || cancel_requested_) return finish(cancel_outcome(res.step));
+    if (res.error != ErrorKind::None && transport_retry(res)) return;
     if (res.error != ErrorKind::None) {
       Outcome o = Outcome::failure(res.error, res.reason);
       if (res.error == ErrorKind::Timeout &&
@@ -266,6 +268,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
         o.reason = "timed out waiting for the reply to " + std::string(step_text(step_));
       else if (res.error != ErrorKind::Tls)
         o.reason += " (" + std::string(step_text(step_)) + ")";
+      if (transport_tries_ > 0)
+        o.reason += ", after " + std::to_string(transport_tries_) + " retries";
       if (res.error == ErrorKind::Tls) add_fp(o);
       return finish(std::move(o));
     }
@@ -314,6 +318,27 @@ class Operation : public std::enable_shared_from_this<Operation> {
     }
     if (resp.status == 503) return finish(http_failure(resp, "BMC busy"));
     (this->*pending_.fn)(resp);
+  }
+
+  /// A lost connection, a connect or TLS handshake that timed out or was cut: on a lossy
+  /// network these are transient.  Try again (a few times, within the deadline) when the
+  /// request cannot have been carried out (it never left: connect/handshake) or may run twice
+  /// (GET, DELETE).  A Reset POST or a PATCH that was sent is never re-sent.
+  bool transport_retry(const HttpResult& res) {
+    const bool transient = res.error == ErrorKind::Connection || res.error == ErrorKind::Timeout ||
+                           res.error == ErrorKind::NoResponse;
+    if (!transient || transport_tries_ >= 3) return false;
+    if (res.reason.find("refused") != std::string::npos) return false;  // nothing listens
+    const bool unsent = res.step == WireStep::Queue || res.step == WireStep::Resolve ||
+                        res.step == WireStep::Connect || res.step == WireStep::Handshake;
+    const bool repeatable = pending_.method == Method::Get ||
+                            pending_.method == Method::Delete || step_ == Step::Login;
+    if (!unsent && !repeatable) return false;
+    const Millis pause(200 * (transport_tries_ + 1));
+    if (Clock::now() + pause + Millis(500) >= deadline_) return false;
+    ++transport_tries_;
+    after(pause, [](Operation& op) { op.transmit(); });
+    return true;
   }
 
   template <class F>
@@ -983,6 +1008,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   bool answered_ = false, reauthed_ = false, my_login_ = false;
   std::string sent_token_;
   int busy_tries_ = 0;
+  int transport_tries_ = 0;
   std::function<void()> after_login_;
   std::string system_path_;
   SystemInfo sys_;

@@ -24,6 +24,9 @@ struct HttpRequest {
   std::string body;    ///< JSON, sent with Content-Type: application/json when non-empty
   /// Extra headers (X-Auth-Token, Authorization, If-Match).  Never logged.
   std::vector<std::pair<std::string, std::string>> headers;
+  /// May be sent again when a connection dies before any answer (GET and DELETE always are;
+  /// a session login may be; a Reset POST or a PATCH never is).
+  bool repeatable = false;
 };
 
 struct HttpResponse {

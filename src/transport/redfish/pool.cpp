@@ -19,7 +19,10 @@
 #include <openssl/x509_vfy.h>
 #include <openssl/x509v3.h>
 
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
 #include <optional>
 
 #include "transport/redfish/model.hpp"
@@ -159,6 +162,16 @@ class Connection : public std::enable_shared_from_this<Connection> {
   }
 
   State state() const { return state_; }
+
+  /// An idle keep-alive connection the BMC has closed (EOF, or a TLS close_notify waiting to
+  /// be read): not to be used, least of all for a request that must not be sent twice.
+  bool stale() {
+    auto& s = lowest().socket();
+    if (!s.is_open()) return true;
+    char c;
+    ssize_t n = ::recv(s.native_handle(), &c, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n >= 0 || (errno != EAGAIN && errno != EWOULDBLOCK);
+  }
 
   void run(std::shared_ptr<Exchange> x) {
     cur_ = std::move(x);
@@ -432,7 +445,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
       if (self->check_cancelled()) return self->close();
       if (ec) {
         const bool nothing = !self->parser_->got_some();
-        if (nothing && self->reused_ && !self->cur_->retried &&
+        // Sent, then the connection died without a byte of answer: a stale keep-alive
+        // connection, or a BMC that carried the request out and dropped the connection.
+        // Only a request that may run twice (GET, DELETE) is sent again; a Reset POST or a
+        // PATCH is not (the caller reads the state instead).
+        const auto m = self->cur_->req.method;
+        const bool repeatable =
+            m == Method::Get || m == Method::Delete || self->cur_->req.repeatable;
+        if (nothing && repeatable && self->reused_ && !self->cur_->retried &&
             (ec == http::error::end_of_stream || ec == asio::error::eof ||
              ec == asio::error::connection_reset || ec == asio::ssl::error::stream_truncated))
           return self->retry_fresh();
@@ -624,6 +644,10 @@ void Endpoint::dispatch() {
         use = c;
         break;
       }
+    if (use && use->stale()) {
+      use->close();  // on_closed() drops it from conns_ and frees its budget slot
+      continue;
+    }
     if (!use) {
       if (static_cast<int>(conns_.size()) >= limits_.max_per_host) return;
       if (!budget_->try_acquire()) {

@@ -130,6 +130,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
     // The BMC refused the action only when it answered with an error that is not a lost reply.
     if (ticket_) o_.governor->replied(ticket_, out.ok() || is_transport_failure(out) || stopped());
     if (stopped()) return finish_cancelled(out);
+    // Cycle and reset go through off briefly: read early to see it (also after a lost reply).
+    if (act_ == Action::Cycle) poll_delay_ = std::min(poll_delay_, Millis(400));
     if (!out.ok()) {
       if (is_transport_failure(out)) {
         // The request may have been carried out and only the reply lost: never send a power
@@ -144,7 +146,6 @@ class Operation : public std::enable_shared_from_this<Operation> {
     for (auto& [k, v] : out.facts)
       if (k == "cycled" && v == "off-on") seen_not_on_ = true;
     if (!o_.wait && !(act_ == Action::Soft && o_.then_force)) return finish(Outcome::success("ok"));
-    if (act_ == Action::Cycle) poll_delay_ = std::min(poll_delay_, Millis(400));
     schedule_poll();
   }
 

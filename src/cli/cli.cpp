@@ -76,8 +76,8 @@ int run(int argc, char** argv) {
       ->check(CLI::Range(std::size_t{1}, SchedulerOptions::kMaxFanout));
   app.add_option("-t,--timeout", g.timeout, "Per-host time limit, e.g. 500ms, 5s, 2m (default 10s)");
   app.add_option("--deadline", g.deadline, "Time limit for the whole run");
-  app.add_option("-o,--output", g.output, "Output format: text, json or jsonl")
-      ->check(CLI::IsMember({"text", "json", "jsonl"}));
+  app.add_option("-o,--output", g.output, "Output format: text, json, jsonl, or prometheus (status and power)")
+      ->check(CLI::IsMember({"text", "json", "jsonl", "prometheus"}));
   app.add_flag("-v,--verbose", g.verbose, "More log output on stderr (repeat for debug)");
   app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr");
   app.add_flag("--expand", g.expand, "One line per host instead of folded hostlists");
@@ -151,6 +151,14 @@ int run(int argc, char** argv) {
   if (!chosen) {
     std::cerr << app.help();
     return static_cast<int>(ExitCode::Usage);
+  }
+  if (g.output == "prometheus") {
+    std::string name;
+    for (auto* s : app.get_subcommands()) name = s->get_name();
+    if (name != "status" && name != "power") {
+      std::cerr << "fleetpower: -o prometheus is only for 'status' and 'power'\n";
+      return static_cast<int>(ExitCode::Usage);
+    }
   }
   return chosen();
 }

@@ -21,6 +21,7 @@ void setup_plan(CLI::App&, Globals&, CommandFn*);
 void setup_probe(CLI::App&, Globals&, CommandFn*);
 void setup_phases(CLI::App&, Globals&, CommandFn*);
 void setup_resume(CLI::App&, Globals&, CommandFn*);
+void setup_power_reading(CLI::App&, Globals&, CommandFn*);
 
 const std::vector<Command>& command_table() {
   static const std::vector<Command> kCommands = {
@@ -32,7 +33,7 @@ const std::vector<Command>& command_table() {
       {"inventory", "inventory check", setup_inventory}, {"plugins", "backends and plugins", setup_plugins},
       {"version", "version", setup_version},         {"plan", "power plan", setup_plan},
       {"phases", "phase balance", setup_phases},      {"resume", "resume a run", setup_resume},
-      {"probe", "what each BMC is", setup_probe},
+      {"probe", "what each BMC is", setup_probe},     {"power", "power readings", setup_power_reading},
   };
   return kCommands;
 }

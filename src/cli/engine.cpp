@@ -19,6 +19,8 @@
 #include "core/journal.hpp"
 #include "core/outlets.hpp"
 #include "core/plan.hpp"
+#include "core/power_report.hpp"
+#include "core/prometheus.hpp"
 #include "core/waves.hpp"
 
 namespace fleetpower::cli {
@@ -99,6 +101,7 @@ bool changes_state(Action a) {
   switch (a) {
     case Action::Status:
     case Action::Probe:
+    case Action::PowerReading:
       return false;
     default:
       return true;
@@ -435,14 +438,25 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
     journal.end(rc);
     audit.flush();
   }
-  if (g.output == "json") {
+  const bool reading = req.action == Action::PowerReading;
+  std::optional<PowerReport> power;
+  if (reading) power = make_power_report(l.inventory, report);
+  if (g.output == "prometheus") {
+    double now = std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch()).count();
+    write_prometheus(std::cout, report, l.inventory, power ? &*power : nullptr, now);
+  } else if (g.output == "json" && reading) {
+    write_power_json(std::cout, report, *power);
+  } else if (g.output == "json") {
     write_json(std::cout, report);
   } else if (g.output == "jsonl") {
     auto s = summary_record(report);
     s["type"] = "summary";
     s["command"] = command_name;
     if (stateful) s["run"] = run_id;
+    if (power) s["power"] = power_aggregates_json(*power);
     std::cout << boost::json::serialize(s) << '\n';
+  } else if (reading) {
+    write_power_text(std::cout, report, *power, g.expand);
   } else if (req.action == Action::Probe) {
     write_facts(std::cout, report);
   } else {

@@ -50,7 +50,7 @@ const std::vector<std::string_view> kTargetKeys = {
     // timing
     "timeout",
     // the test backend's scripted behaviour
-    "test_state", "test_delay", "test_fail", "test_hang", "test_transition"};
+    "test_state", "test_delay", "test_fail", "test_hang", "test_transition", "test_watts"};
 
 bool is_custom_key(std::string_view k) { return k.size() > 2 && (k.substr(0, 2) == "x_" || k.substr(0, 2) == "x-"); }
 

@@ -4,6 +4,7 @@
 #include <boost/json/serialize.hpp>
 #include <fmt/format.h>
 
+#include <cmath>
 #include <map>
 
 #include "core/duration.hpp"
@@ -54,6 +55,11 @@ void write_facts(std::ostream& os, const RunReport& r) {
   }
 }
 
+json::value json_number(double v) {
+  if (std::isfinite(v) && v == std::floor(v) && std::fabs(v) < 1e15) return static_cast<std::int64_t>(v);
+  return v;
+}
+
 json::object host_record(const Target& t, const Outcome& o) {
   json::object rec;
   rec["host"] = t.name;
@@ -66,6 +72,7 @@ json::object host_record(const Target& t, const Outcome& o) {
   rec["reason"] = o.ok() ? json::value(nullptr) : json::value(o.reason);
   rec["elapsed_ms"] = o.elapsed.count();
   if (o.retransmits) rec["retransmits"] = o.retransmits;
+  if (o.watts) rec["watts"] = json_number(*o.watts);
   if (!o.facts.empty()) {
     json::object f;
     for (auto& [k, v] : o.facts) f[k] = v;

@@ -40,6 +40,9 @@ void write_facts(std::ostream& os, const RunReport& r);
 /// Groups hosts by identical result text, in order of first appearance: (hostlist, text).
 std::vector<std::pair<std::string, std::string>> fold_results(const RunReport& r);
 
+/// A number for JSON: an integer when it is whole ("512", not "5.12E2").
+boost::json::value json_number(double v);
+
 /// One host's record (JSON and JSONL).
 boost::json::object host_record(const Target& t, const Outcome& o);
 boost::json::object summary_record(const RunReport& r);

@@ -8,6 +8,8 @@
 
 #include "core/duration.hpp"
 
+#include <cstdlib>
+
 namespace fleetpower {
 
 namespace {
@@ -81,6 +83,21 @@ Outcome TestBackend::apply(const OpContext& ctx, Node& n) {
       events_.push_back({t.name, ctx.request.action, now});
       auto o = Outcome::success(fmt::format("{} ({})", boot_device_name(ctx.request.bootdev),
                                             ctx.request.persistent ? "persistent" : "next boot"));
+      return o;
+    }
+    case Action::PowerReading: {
+      // test_watts: a number, or "none" (the BMC has no reading).
+      auto st = state_of(t.name);
+      auto w = t.var_or("test_watts", "none");
+      char* end = nullptr;
+      double v = std::strtod(w.c_str(), &end);
+      if (w.empty() || *end) {
+        auto o = Outcome::success("no reading (test BMC without a meter)", st);
+        o.reading_note = "test BMC without a meter";
+        return o;
+      }
+      auto o = Outcome::success(fmt::format("{} W", v), st);
+      o.watts = v;
       return o;
     }
     case Action::Probe: {

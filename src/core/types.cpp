@@ -18,6 +18,7 @@ constexpr std::array kActions{
     ActionName{Action::Reset, "reset"},   ActionName{Action::Soft, "soft"},
     ActionName{Action::Nmi, "nmi"},       ActionName{Action::BootDev, "bootdev"},
     ActionName{Action::Identify, "identify"}, ActionName{Action::Probe, "probe"},
+    ActionName{Action::PowerReading, "power"},
 };
 }  // namespace
 

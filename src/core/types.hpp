@@ -26,6 +26,7 @@ enum class Action : std::uint8_t {
   BootDev,
   Identify,
   Probe,
+  PowerReading,  ///< read the node's current draw (DCMI / Redfish Power, EnvironmentMetrics)
 };
 
 /// Power state as reported by a BMC.
@@ -82,6 +83,10 @@ struct Outcome {
   std::string reason;
   Millis elapsed{0};
   int retransmits = 0;
+  /// PowerReading: the node's current draw in watts.  Unset when the BMC has no reading
+  /// (never zero for "unknown"); `reading_note` then says why ("DCMI not supported").
+  std::optional<double> watts;
+  std::string reading_note;
   /// Extra facts for JSON output (vendor, firmware, boot device, fault bits...).
   std::vector<std::pair<std::string, std::string>> facts;
 

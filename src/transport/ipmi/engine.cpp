@@ -44,6 +44,8 @@ std::string_view awaited_name(Sent s) {
       return "the Get Device ID reply";
     case Sent::GetCipherSuites:
       return "the Get Channel Cipher Suites reply";
+    case Sent::GetPowerReading:
+      return "the DCMI Get Power Reading reply";
     case Sent::CloseSession:
       return "the Close Session reply";
   }
@@ -147,6 +149,9 @@ CmdInfo cmd_info(Sent s) {
       return {IPMI_NET_FN_APP_RQ, IPMI_CMD_GET_DEVICE_ID, "Get Device ID"};
     case Sent::GetCipherSuites:
       return {IPMI_NET_FN_APP_RQ, IPMI_CMD_GET_CHANNEL_CIPHER_SUITES, "Get Channel Cipher Suites"};
+    case Sent::GetPowerReading:
+      return {IPMI_NET_FN_GROUP_EXTENSION_RQ, IPMI_CMD_DCMI_GET_POWER_READING,
+              "DCMI Get Power Reading"};
     case Sent::CloseSession:
       return {IPMI_NET_FN_APP_RQ, IPMI_CMD_CLOSE_SESSION, "Close Session"};
     default:
@@ -172,6 +177,8 @@ fiid_template_t* reply_template(Sent s) {
       return &tmpl_cmd_get_device_id_rs;
     case Sent::GetCipherSuites:
       return &tmpl_cmd_get_channel_cipher_suites_rs;
+    case Sent::GetPowerReading:
+      return &tmpl_cmd_dcmi_get_power_reading_rs;
     case Sent::CloseSession:
       return &tmpl_cmd_close_session_rs;
     default:
@@ -464,6 +471,14 @@ class Session : public std::enable_shared_from_this<Session> {
       return finish(std::move(pending_));
     }
     if (cc == IPMI_COMP_CODE_NODE_BUSY) return retry_busy(ci);
+    if (cc != 0 && sent_ == Sent::GetPowerReading &&
+        completion_code_kind(static_cast<std::uint8_t>(cc)) == ErrorKind::Unsupported) {
+      // No DCMI (or no power meter): the node answered, it just has no reading.  Never zero.
+      Outcome o = Outcome::success("no reading (DCMI not supported)", reading_state_);
+      o.reading_note = "DCMI not supported: " +
+                       completion_code_text(ci.netfn, ci.cmd, static_cast<std::uint8_t>(cc));
+      return conclude(std::move(o));
+    }
     if (cc != 0 && sent_ == Sent::GetCipherSuites) {
       // Optional for a probe: say why the list is missing, keep the result.
       facts_.emplace_back(
@@ -555,6 +570,9 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       case Action::Probe:
         return send_simple(Sent::GetDeviceId);
+      case Action::PowerReading:
+        // The power state first (a reading of an off node means standby draw), then DCMI.
+        return send_simple(Sent::GetChassisStatus);
     }
     fail(ErrorKind::Internal, "unknown action");
   }
@@ -576,6 +594,38 @@ class Session : public std::enable_shared_from_this<Session> {
                                        rq.get());
       return send_command(what, rq.get());
     }
+  }
+
+  void send_power_reading() {
+    FiidObj rq(tmpl_cmd_dcmi_get_power_reading_rq);
+    if (fill_cmd_dcmi_get_power_reading(IPMI_DCMI_POWER_READING_MODE_SYSTEM_POWER_STATISTICS, 0,
+                                        rq.get()) < 0)
+      return (void)fail(ErrorKind::Internal, "cannot fill DCMI Get Power Reading");
+    send_command(Sent::GetPowerReading, rq.get());
+  }
+
+  void on_power_reading(const FiidObj& rs) {
+    std::uint64_t gid = 0, cur = 0, active = 0;
+    if (!rs.u64("group_extension_identification", gid) || !rs.u64("current_power", cur))
+      return (void)fail(ErrorKind::Protocol, "DCMI Get Power Reading reply too short");
+    if (gid != IPMI_NET_FN_GROUP_EXTENSION_IDENTIFICATION_DCMI)
+      return (void)fail(ErrorKind::Protocol,
+                        fmt::format("DCMI Get Power Reading answered for group 0x{:02X}", gid));
+    rs.u64("power_reading_state.power_measurement", active);
+    if (!active) {
+      Outcome o = Outcome::success("no reading (power measurement not active)", reading_state_);
+      o.reading_note = "DCMI power measurement not active";
+      return conclude(std::move(o));
+    }
+    Outcome o = Outcome::success(fmt::format("{} W", cur), reading_state_);
+    o.watts = static_cast<double>(cur);
+    std::uint64_t v = 0;
+    if (rs.u64("average_power_over_sampling_duration", v))
+      facts_.emplace_back("average_watts", std::to_string(v));
+    if (rs.u64("statistics_reporting_time_period", v))
+      facts_.emplace_back("sampling_period_ms", std::to_string(v));
+    facts_.emplace_back("reading_source", "dcmi");
+    conclude(std::move(o));
   }
 
   void send_control() {
@@ -649,6 +699,8 @@ class Session : public std::enable_shared_from_this<Session> {
         return on_device_id(rs);
       case Sent::GetCipherSuites:
         return on_cipher_suites(rs);
+      case Sent::GetPowerReading:
+        return on_power_reading(rs);
       default:
         return;
     }
@@ -683,6 +735,10 @@ class Session : public std::enable_shared_from_this<Session> {
       resend_blocked_ = true;
       retx_timer_.cancel();
       return;
+    }
+    if (req_.action == Action::PowerReading) {
+      reading_state_ = st;
+      return send_power_reading();
     }
     Outcome o = Outcome::success(on ? "on" : "off", st);
     struct Bit {
@@ -829,6 +885,8 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       case Sent::ChassisControl:
         return send_control();
+      case Sent::GetPowerReading:
+        return send_power_reading();
       case Sent::GetChassisStatus:
       case Sent::GetDeviceId:
       case Sent::GetBootFlags:
@@ -1121,6 +1179,7 @@ class Session : public std::enable_shared_from_this<Session> {
   bool resend_blocked_ = false;   ///< non-idempotent control: wait, never re-send
   std::uint8_t control_rq_seq_ = 0;
   PowerState state_after_loss_ = PowerState::Unknown;
+  PowerState reading_state_ = PowerState::Unknown;  ///< power reading: state read first
   bool finished_ = false;
   Outcome pending_;
   std::vector<std::pair<std::string, std::string>> facts_;

@@ -40,6 +40,7 @@ enum class Sent : std::uint8_t {
   GetBootFlags,
   GetDeviceId,
   GetCipherSuites,
+  GetPowerReading,  ///< DCMI Get Power Reading (NetFn 0x2C, group extension 0xDC)
   CloseSession,
 };
 /// "RAKP 2", "the Get Chassis Status reply", ...: what we wait for after sending `s`.

@@ -9,6 +9,7 @@
 #include <openssl/evp.h>
 
 #include <algorithm>
+#include <cstdio>
 
 #include "plugin/registry.hpp"
 
@@ -42,6 +43,8 @@ enum class Step : std::uint8_t {
   PatchBoot,
   ConfirmBoot,
   PatchIndicator,
+  GetChassis,
+  GetPowerReading,
   BusyWait,
 };
 
@@ -75,6 +78,10 @@ std::string_view step_text(Step s) {
       return "the boot override read-back";
     case Step::PatchIndicator:
       return "the indicator PATCH";
+    case Step::GetChassis:
+      return "the chassis resource";
+    case Step::GetPowerReading:
+      return "the chassis power reading";
     case Step::BusyWait:
       return "the BMC to stop being busy";
   }
@@ -632,6 +639,8 @@ class Operation : public std::enable_shared_from_this<Operation> {
         return patch_boot();
       case Action::Identify:
         return patch_indicator();
+      case Action::PowerReading:
+        return power_reading();
       case Action::Probe:
       default:
         return get_allowed();
@@ -923,6 +932,73 @@ class Operation : public std::enable_shared_from_this<Operation> {
     finish(Outcome::success(req_.identify_seconds >= 0 ? "identify on" : "identify off"));
   }
 
+  // -- power reading ---------------------------------------------------------------------------
+  // System -> Links.Chassis[0] -> EnvironmentMetrics (PowerWatts.Reading), else Power
+  // (PowerControl[].PowerConsumedWatts): whichever the BMC has, found by following links.
+  void no_reading(std::string why) {
+    Outcome o = Outcome::success("no reading (" + why + ")", sys_.state);
+    o.reading_note = std::move(why);
+    finish(std::move(o));
+  }
+  void power_reading() {
+    if (sys_.chassis.empty()) return no_reading("the system links no Chassis");
+    send(Step::GetChassis, Method::Get, sys_.chassis.front(), {}, &Operation::on_chassis);
+  }
+  void on_chassis(HttpResponse& resp) {
+    if (resp.status != 200) return finish(http_failure(resp, "cannot read the chassis"));
+    json::value v;
+    if (!parse_body(resp, v)) return;
+    ChassisPowerLinks links;
+    std::string err;
+    if (!parse_chassis_power_links(v, links, &err))
+      return finish(Outcome::failure(ErrorKind::Protocol, err));
+    power_sources_.clear();
+    if (!links.environment_metrics.empty())
+      power_sources_.emplace_back(links.environment_metrics, true);
+    if (!links.power.empty()) power_sources_.emplace_back(links.power, false);
+    if (power_sources_.empty())
+      return no_reading(links.power_subsystem.empty()
+                            ? "the chassis has no Power or EnvironmentMetrics resource"
+                            : "the chassis has only a PowerSubsystem (not read yet)");
+    power_source_idx_ = 0;
+    next_power_source();
+  }
+  void next_power_source() {
+    if (power_source_idx_ >= power_sources_.size())
+      return no_reading(power_why_.empty() ? "no power reading" : power_why_);
+    send(Step::GetPowerReading, Method::Get, power_sources_[power_source_idx_].first, {},
+         &Operation::on_power_source);
+  }
+  void on_power_source(HttpResponse& resp) {
+    const bool env = power_sources_[power_source_idx_].second;
+    ++power_source_idx_;
+    if (resp.status == 404) {
+      power_why_ = std::string(env ? "EnvironmentMetrics" : "Power") + " resource not found";
+      return next_power_source();
+    }
+    if (resp.status != 200) return finish(http_failure(resp, "cannot read the power reading"));
+    json::value v;
+    if (!parse_body(resp, v)) return;
+    std::string why;
+    auto w = env ? parse_environment_power(v, &why) : parse_power_consumed(v, &why);
+    if (!w) {
+      power_why_ = std::move(why);
+      return next_power_source();
+    }
+    Outcome o = Outcome::success(format_reading(*w), sys_.state);
+    o.watts = *w;
+    o.facts.emplace_back("reading_source", env ? "EnvironmentMetrics" : "Power");
+    finish(std::move(o));
+  }
+  static std::string format_reading(double w) {
+    char buf[64];
+    if (w == static_cast<double>(static_cast<long long>(w)))
+      std::snprintf(buf, sizeof buf, "%lld W", static_cast<long long>(w));
+    else
+      std::snprintf(buf, sizeof buf, "%.1f W", w);
+    return buf;
+  }
+
   // -- probe -----------------------------------------------------------------------------------
   void probe() {
     std::string mgr = sys_.managed_by.empty() ? std::string() : sys_.managed_by.front();
@@ -1028,6 +1104,10 @@ class Operation : public std::enable_shared_from_this<Operation> {
   void (Operation::*after_patch_)(HttpResponse&) = nullptr;
   HttpResponse patch_resp_;
   std::string boot_target_, boot_mode_, manager_path_;
+  // power reading: (path, is EnvironmentMetrics) in order of preference
+  std::vector<std::pair<std::string, bool>> power_sources_;
+  std::size_t power_source_idx_ = 0;
+  std::string power_why_;
 };
 
 }  // namespace

@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cctype>
 #include <charconv>
+#include <cmath>
 
 namespace fleetpower::redfish {
 
@@ -247,7 +248,64 @@ bool parse_system(const json::value& v, SystemInfo& out, std::string* err) {
         for (auto& e : *arr)
           if (auto* eo = e.if_object())
             if (auto s = get_string(*eo, "@odata.id")) out.managed_by.emplace_back(*s);
+  if (auto* links = get_obj(*o, "Links"))
+    if (auto* ch = links->if_contains("Chassis"))
+      if (auto* arr = ch->if_array())
+        for (auto& e : *arr)
+          if (auto* eo = e.if_object())
+            if (auto s = get_string(*eo, "@odata.id"); s && !s->empty())
+              out.chassis.emplace_back(*s);
   return true;
+}
+
+bool parse_chassis_power_links(const json::value& v, ChassisPowerLinks& out, std::string* err) {
+  auto* o = v.if_object();
+  if (!o) {
+    set_err(err, "chassis resource is not a JSON object");
+    return false;
+  }
+  out = {};
+  if (auto s = get_link(*o, "Power")) out.power = *s;
+  if (auto s = get_link(*o, "EnvironmentMetrics")) out.environment_metrics = *s;
+  if (auto s = get_link(*o, "PowerSubsystem")) out.power_subsystem = *s;
+  return true;
+}
+
+namespace {
+std::optional<double> number_of(const json::value* v) {
+  if (!v) return std::nullopt;
+  if (v->is_double()) return std::isfinite(v->get_double()) ? std::optional<double>(v->get_double()) : std::nullopt;
+  if (v->is_int64()) return static_cast<double>(v->get_int64());
+  if (v->is_uint64()) return static_cast<double>(v->get_uint64());
+  return std::nullopt;
+}
+}  // namespace
+
+std::optional<double> parse_power_consumed(const json::value& v, std::string* why) {
+  auto* o = v.if_object();
+  auto* pc = o ? o->if_contains("PowerControl") : nullptr;
+  auto* arr = pc ? pc->if_array() : nullptr;
+  if (!arr || arr->empty()) {
+    set_err(why, "the Power resource has no PowerControl");
+    return std::nullopt;
+  }
+  for (auto& e : *arr)
+    if (auto* eo = e.if_object())
+      if (auto w = number_of(eo->if_contains("PowerConsumedWatts")); w && *w >= 0) return w;
+  set_err(why, "PowerControl has no PowerConsumedWatts reading");
+  return std::nullopt;
+}
+
+std::optional<double> parse_environment_power(const json::value& v, std::string* why) {
+  auto* o = v.if_object();
+  auto* pw = o ? get_obj(*o, "PowerWatts") : nullptr;
+  if (!pw) {
+    set_err(why, "EnvironmentMetrics has no PowerWatts");
+    return std::nullopt;
+  }
+  if (auto w = number_of(pw->if_contains("Reading")); w && *w >= 0) return w;
+  set_err(why, "EnvironmentMetrics PowerWatts has no Reading");
+  return std::nullopt;
 }
 
 bool parse_reset_action_info(const json::value& v, std::vector<std::string>& allowed,

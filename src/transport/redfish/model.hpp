@@ -78,8 +78,21 @@ struct SystemInfo {
   std::optional<std::string> indicator_led;
   std::optional<bool> location_indicator_active;
   std::vector<std::string> managed_by;
+  std::vector<std::string> chassis;  ///< Links.Chassis (where its power readings live)
 };
 bool parse_system(const json::value& v, SystemInfo& out, std::string* err);
+
+/// Where a Chassis keeps its power readings (links; empty when absent).
+struct ChassisPowerLinks {
+  std::string power;                ///< Power (deprecated, widely implemented): PowerControl[]
+  std::string environment_metrics;  ///< EnvironmentMetrics (newer): PowerWatts.Reading
+  std::string power_subsystem;      ///< PowerSubsystem (newer): PowerSupplies[].Metrics
+};
+bool parse_chassis_power_links(const json::value& v, ChassisPowerLinks& out, std::string* err);
+/// Power: the first PowerControl member with a numeric PowerConsumedWatts.  nullopt with *why.
+std::optional<double> parse_power_consumed(const json::value& v, std::string* why);
+/// EnvironmentMetrics: PowerWatts.Reading.  nullopt with *why.
+std::optional<double> parse_environment_power(const json::value& v, std::string* why);
 
 /// Parameters[Name == ResetType].AllowableValues of an ActionInfo resource.
 bool parse_reset_action_info(const json::value& v, std::vector<std::string>& allowed,

@@ -40,6 +40,7 @@ struct SystemTemplate {
   bool has_boot = false;
   bool has_indicator_led = false;
   bool has_location_indicator = false;
+  std::string chassis;  ///< first Links.Chassis: where the power readings are served
 };
 
 struct Personality {
@@ -68,6 +69,7 @@ struct Personality {
   std::string settings_suffix;         ///< AMI "/SD": Boot only writable there
   std::string settings_error_id;       ///< MessageId when Boot is PATCHed on the System
   std::string reject_id;               ///< bmcweb: unknown ResetType -> ActionParameterUnknown
+  std::unordered_map<std::string, std::size_t> chassis_paths;  ///< a system's chassis -> index
 };
 
 /// Strip query/fragment, collapse a trailing slash; "/redfish/v1/" -> "/redfish/v1".
@@ -154,6 +156,23 @@ struct FaultRule {
 bool parse_faults(std::string_view spec, std::vector<FaultRule>* out, std::string* err);
 
 // ---------------------------------------------------------------------------------------------
+// Power readings (sim_power.cpp): "SEL:VALUE" rules, defaults, resource bodies.
+
+struct ValueRule {
+  std::size_t first = 1, last = 0;  ///< 1-based inclusive; last == 0: up to N
+  std::string value;
+};
+bool parse_value_rules(std::string_view spec, std::vector<ValueRule>* out, std::string* err);
+bool parse_watts_value(const std::string& v, double* out);
+/// Default draw while on of system `sys` of BMC `bmc0` (0-based): 180..420 W, deterministic.
+double default_watts(std::size_t bmc0, std::size_t sys);
+/// Draw while off (BMC and standby rail): on_watts / 40, rounded.
+double standby_watts(double on_watts);
+boost::json::object power_resource_json(const std::string& path, const std::optional<double>& w,
+                                        double on_watts);
+boost::json::object environment_metrics_json(const std::string& path, double w);
+
+// ---------------------------------------------------------------------------------------------
 // Certificates
 
 struct CertSet;  // opaque, OpenSSL-backed
@@ -198,6 +217,8 @@ struct Config {
   Millis idle_timeout{60000};
   Millis hang_timeout{600000};
   bool quiet = false;
+  std::string watts;           ///< --watts SPEC: per-BMC draw while on
+  std::string power_resource;  ///< --power-resource SPEC: power|env|both|none|null
 };
 
 /// Runs the simulator until SIGTERM/SIGINT.  Returns the process exit code.

@@ -31,6 +31,7 @@ struct IpmiConfig {
   Millis session_timeout{60000};      ///< idle session expiry
   bool quiet = false;
   std::vector<std::string> vendors;  ///< vendor personalities (Get Device ID), round-robin
+  std::string watts;  ///< --ipmi-watts SPEC: watts while on | none (no DCMI) | inactive
 };
 
 class IpmiSim;

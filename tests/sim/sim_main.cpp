@@ -55,6 +55,10 @@ listens; runs until SIGTERM/SIGINT.
   --idle-timeout DUR      keep-alive idle timeout (default 60s)
   --hang-timeout DUR      how long hung connections are held (default 10m)
   --quiet                 no start-up line on stderr
+  --watts SPEC            draw while on per BMC, e.g. "1-10:350,11:0" (default: 180..420 W,
+                          deterministic per BMC); off: watts/40.  Written to DIR/power.tsv
+  --power-resource SPEC   what each chassis offers: power (default: Power/PowerControl),
+                          env (EnvironmentMetrics), both, none, null (PowerConsumedWatts null)
 
 IPMI 2.0 personality (RMCP+, cipher suites 3 and 17; see README):
   --ipmi N                number of IPMI BMCs (0..20000); with --redfish 0 (or no --redfish)
@@ -66,6 +70,9 @@ IPMI 2.0 personality (RMCP+, cipher suites 3 and 17; see README):
   --ipmi-inventory-out F  with --redfish M too: the IPMI inventory (and --ipmi-credentials-out)
   --ipmi-cycle-delay DUR  power cycle: off, then on after DUR (default 1s)
   --ipmi-initial-power P  on | off (default off)
+  --ipmi-watts SPEC       DCMI Get Power Reading per BMC: watts while on (default as --watts),
+                          none (no DCMI: 0xC1), inactive (measurement not active);
+                          written to DIR/ipmi-power.tsv
 )";
 
 bool need(int& i, int argc, char** argv, std::string* out) {
@@ -224,6 +231,15 @@ int main(int argc, char** argv) {
       if (!val() || !dur("--idle-timeout", &cfg.idle_timeout)) return 2;
     } else if (a == "--hang-timeout") {
       if (!val() || !dur("--hang-timeout", &cfg.hang_timeout)) return 2;
+    } else if (a == "--watts") {
+      if (!val()) return 2;
+      cfg.watts = v;
+    } else if (a == "--power-resource") {
+      if (!val()) return 2;
+      cfg.power_resource = v;
+    } else if (a == "--ipmi-watts") {
+      if (!val()) return 2;
+      icfg.watts = v;
     } else if (a == "--quiet" || a == "-q") {
       cfg.quiet = true;
     } else {

@@ -225,6 +225,8 @@ struct Bmc {
   std::uint32_t next_task = 1;
   int conns = 0;
   std::unique_ptr<tcp::acceptor> acceptor;
+  std::vector<double> watts_on;         ///< per system: draw while on (--watts)
+  std::string power_res = "power";      ///< --power-resource: power|env|both|none|null
 };
 
 struct TimerEntry {
@@ -315,6 +317,18 @@ class Sim {
   Reply system_get(std::size_t bi, std::size_t si);
   Reply system_patch(std::size_t bi, std::size_t si, const Request& req, bool via_settings);
   Reply settings_get(std::size_t bi, std::size_t si);
+  bool setup_power(std::string* err);
+  bool write_power_table(std::string* err);
+  double reading(std::size_t bi, std::size_t si) const;
+  Reply chassis_get(std::size_t bi, std::size_t si, const std::string& path);
+  /// System index of the chassis whose `suffix` sub-resource `path` is, else -1.
+  long chassis_sub(std::size_t bi, const std::string& path, std::string_view suffix) const {
+    const auto& cp = bmcs_[bi].pers->chassis_paths;
+    if (path.size() <= suffix.size() || path.compare(path.size() - suffix.size(), suffix.size(), suffix) != 0)
+      return -1;
+    auto it = cp.find(path.substr(0, path.size() - suffix.size()));
+    return it == cp.end() ? -1 : static_cast<long>(it->second);
+  }
   /// Boot only writable through a @Redfish.Settings object (settings knob, AMI personality).
   bool settings_on(std::size_t bi) const {
     return bmcs_[bi].faults.settings || !bmcs_[bi].pers->settings_suffix.empty();
@@ -619,6 +633,7 @@ bool Sim::setup(std::string* err) {
   std::vector<FaultRule> rules;
   if (!parse_faults(cfg_.faults, &rules, err)) return false;
   apply_rules(rules, true);
+  if (!setup_power(err)) return false;
 
   std::string ev = cfg_.state_dir + "/events.jsonl";
   events_ = std::fopen(ev.c_str(), "a");
@@ -825,7 +840,86 @@ bool Sim::write_credentials(std::string* err) {
   return write_file_atomic(cfg_.credentials_out, o, 0600, err);
 }
 
+bool Sim::setup_power(std::string* err) {
+  for (auto& b : bmcs_) {
+    b.watts_on.resize(b.sys.size());
+    for (std::size_t s = 0; s < b.sys.size(); ++s) b.watts_on[s] = default_watts(b.index, s);
+  }
+  std::vector<ValueRule> rules;
+  if (!parse_value_rules(cfg_.watts, &rules, err)) {
+    *err = "--watts: " + *err;
+    return false;
+  }
+  for (const auto& r : rules) {
+    double w = 0;
+    if (!parse_watts_value(r.value, &w)) {
+      *err = "--watts: '" + r.value + "' is not a number of watts (0..100000)";
+      return false;
+    }
+    std::size_t last = r.last == 0 ? bmcs_.size() : std::min(r.last, bmcs_.size());
+    for (std::size_t i = r.first; i <= last; ++i)
+      for (auto& x : bmcs_[i - 1].watts_on) x = w;
+  }
+  if (!parse_value_rules(cfg_.power_resource, &rules, err)) {
+    *err = "--power-resource: " + *err;
+    return false;
+  }
+  for (const auto& r : rules) {
+    if (r.value != "power" && r.value != "env" && r.value != "both" && r.value != "none" &&
+        r.value != "null") {
+      *err = "--power-resource: '" + r.value + "' is not power, env, both, none or null";
+      return false;
+    }
+    std::size_t last = r.last == 0 ? bmcs_.size() : std::min(r.last, bmcs_.size());
+    for (std::size_t i = r.first; i <= last; ++i) bmcs_[i - 1].power_res = r.value;
+  }
+  return true;
+}
+
+double Sim::reading(std::size_t bi, std::size_t si) const {
+  const Bmc& b = bmcs_[bi];
+  Power p = b.sys[si].power;
+  double on = b.watts_on[si];
+  return (p == Power::On || p == Power::PoweringOff) ? on : standby_watts(on);
+}
+
+bool Sim::write_power_table(std::string* err) {
+  std::string o = "# index\thost\tsystem\tresource\twatts_on\twatts_off\n";
+  for (std::size_t i = 0; i < bmcs_.size(); ++i) {
+    const Bmc& b = bmcs_[i];
+    for (std::size_t s = 0; s < b.sys.size(); ++s) {
+      bool has = !b.pers->systems[s].chassis.empty() &&
+                 b.pers->chassis_paths.count(b.pers->systems[s].chassis);
+      std::string res = has ? b.power_res : "none";
+      o += fmt::format("{}\t{}\t{}\t{}\t{}\t{}\n", i + 1, node_name(i, s), b.pers->systems[s].id, res,
+                       b.watts_on[s], standby_watts(b.watts_on[s]));
+    }
+  }
+  return write_file_atomic(cfg_.state_dir + "/power.tsv", o, 0644, err);
+}
+
+Reply Sim::chassis_get(std::size_t bi, std::size_t si, const std::string& path) {
+  const Bmc& b = bmcs_[bi];
+  auto it = b.pers->raw.find(path);
+  if (it == b.pers->raw.end()) return not_found(path);
+  boost::system::error_code ec;
+  json::value v = json::parse(it->second, ec);
+  if (ec || !v.is_object()) return json_reply(200, it->second);
+  auto& o = v.as_object();
+  o.erase("Power");
+  o.erase("EnvironmentMetrics");
+  o.erase("PowerSubsystem");
+  const std::string& m = b.power_res;
+  if (m == "power" || m == "both" || m == "null")
+    o["Power"] = json::object{{"@odata.id", path + "/Power"}};
+  if (m == "env" || m == "both")
+    o["EnvironmentMetrics"] = json::object{{"@odata.id", path + "/EnvironmentMetrics"}};
+  (void)si;
+  return json_reply(200, json::serialize(o));
+}
+
 bool Sim::write_bmcs_table(std::string* err) {
+  if (!write_power_table(err)) return false;
   std::string o =
       "# index\thost\taddress\tport\tpersonality\tsystems\tfaults\tsha256_fingerprint\tvendor\t"
       "plugin\n";
@@ -1718,6 +1812,24 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
         r = system_get(bi, it->second);
       } else if (auto si = settings_index(bi, path); si >= 0) {
         r = settings_get(bi, static_cast<std::size_t>(si));
+      } else if (auto ci = p.chassis_paths.find(path); ci != p.chassis_paths.end()) {
+        r = chassis_get(bi, ci->second, path);
+      } else if (auto pi = chassis_sub(bi, path, "/Power"); pi >= 0) {
+        const std::string& m = b.power_res;
+        auto s2 = static_cast<std::size_t>(pi);
+        if (m == "power" || m == "both" || m == "null")
+          r = json_reply(200, json::serialize(power_resource_json(
+                                  path, m == "null" ? std::nullopt : std::optional<double>(reading(bi, s2)),
+                                  b.watts_on[s2])));
+        else
+          r = not_found(path);
+      } else if (auto ei = chassis_sub(bi, path, "/EnvironmentMetrics"); ei >= 0) {
+        const std::string& m = b.power_res;
+        if (m == "env" || m == "both")
+          r = json_reply(200, json::serialize(environment_metrics_json(
+                                  path, reading(bi, static_cast<std::size_t>(ei)))));
+        else
+          r = not_found(path);
       } else if (path == p.sessions_path) {
         r = sessions_collection(b);
       } else if (path.rfind(p.sessions_path + "/", 0) == 0) {

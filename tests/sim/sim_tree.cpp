@@ -312,6 +312,10 @@ bool index_personality(Personality* p, std::string* err) {
             t.oem_button_target = normalize_path(std::string(tg->as_string()));
         }
       }
+    if (auto* links = t.base.if_contains("Links"); links && links->is_object())
+      if (auto* ch = links->as_object().if_contains("Chassis"); ch && ch->is_array() &&
+                                                                !ch->as_array().empty())
+        t.chassis = odata_id(&ch->as_array().front());
     t.has_indicator_led = t.base.contains("IndicatorLED");
     t.has_location_indicator = t.base.contains("LocationIndicatorActive");
     if (auto* actions = t.base.if_contains("Actions"); actions && actions->is_object()) {
@@ -353,6 +357,7 @@ bool index_personality(Personality* p, std::string* err) {
     p->system_paths[t.path] = idx;
     if (!t.reset_target.empty()) p->reset_targets[t.reset_target] = idx;
     if (!t.oem_button_target.empty()) p->oem_button_targets[t.oem_button_target] = idx;
+    if (!t.chassis.empty() && p->raw.count(t.chassis)) p->chassis_paths.emplace(t.chassis, idx);
     p->systems.push_back(std::move(t));
   }
   if (p->systems.empty()) {

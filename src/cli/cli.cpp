@@ -6,6 +6,7 @@
 #include <sys/resource.h>
 
 #include <iostream>
+#include <string_view>
 
 #include "cli/common.hpp"
 #include "core/journal.hpp"
@@ -46,6 +47,9 @@ bool is_option_with_value(const std::string& a) {
 
 }  // namespace
 
+/// The hidden `fleetpower __complete ...` for the shell completion scripts (complete.cpp).
+int run_complete(const CLI::App& app, const Globals& g, int argc, char** argv);
+
 std::string suggest_command(const std::string& word) {
   std::vector<std::string> pool;
   for (auto& c : command_table()) pool.emplace_back(c.name);
@@ -56,9 +60,10 @@ std::string suggest_command(const std::string& word) {
 
 int run(int argc, char** argv) {
   Globals g;
+  const bool completing = argc >= 2 && std::string_view(argv[1]) == "__complete";
   {
     std::string err;
-    if (!load_config(g, &err)) {
+    if (!load_config(g, &err) && !completing) {
       std::cerr << err << "fleetpower: the configuration has errors\n";
       return static_cast<int>(ExitCode::Usage);
     }
@@ -115,6 +120,7 @@ int run(int argc, char** argv) {
   for (int i = 0; i < argc; ++i) g.argv.emplace_back(argv[i]);
   CommandFn chosen;
   for (const auto& c : command_table()) c.setup(app, g, &chosen);
+  if (completing) return run_complete(app, g, argc - 2, argv + 2);
 
   // A mistyped command gets a suggestion instead of CLI11's generic complaint.
   for (int i = 1; i < argc; ++i) {

@@ -34,26 +34,40 @@ with open(f"{w}/explicit.yaml", "w") as f:
         f.write(f"  rack{r:03d}:\n    members: node[{r * 100:05d}-{r * 100 + 99:05d}]\n")
 PY
 median() { LC_ALL=C sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
-# ms CMD...: wall milliseconds of one run
-ms() { local t0 t1; t0=$(date +%s%N); "$@" >/dev/null 2>&1; t1=$(date +%s%N); echo $(((t1 - t0) / 100000)) | sed 's/\(.\)$/.\1/'; }
+# ms CMD...: "wall_ms cpu_ms" of one run (cpu = user + sys of the process)
+ms() {
+  /usr/bin/time -f '%e %U %S' -o "$W/t" "$@" >/dev/null 2>&1 || true
+  awk '{printf "%.1f %.1f\n", $1 * 1000, ($2 + $3) * 1000}' "$W/t"
+}
 bashcomp() {  # bashcomp INVENTORY WORD: one Tab in bash, as the completion script does it
   bash --norc --noprofile -c 'source "$1"; COMP_WORDS=("$4" -i "$2" status "$3"); COMP_CWORD=4
-    t0=$EPOCHREALTIME; _fleetpower; t1=$EPOCHREALTIME
-    echo "$(( (${t1/./} - ${t0/./}) / 100 ))" | sed "s/\(.\)$/.\1/" >&2; echo "${#COMPREPLY[@]}"' \
-    bash contrib/completion/fleetpower.bash "$1" "$2" "$FP"
+    TIMEFORMAT="%R %U %S"; { time _fleetpower; } 2>"$5"
+    awk "{printf \"%.1f %.1f\\n\", \$1 * 1000, (\$2 + \$3) * 1000}" "$5" >&2; echo "${#COMPREPLY[@]}"' \
+    bash contrib/completion/fleetpower.bash "$1" "$2" "$FP" "$W/bt"
 }
-echo "fleetpower completion latency, 10,000 hosts, median of $ROUNDS (ms); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
-printf '%-9s %14s %16s %16s %18s %18s\n' inventory "list --all" "complete cold" "complete warm" "bash Tab r0 (n)" "bash Tab '' (n)"
+# rounds CMD...: "median wall / median cpu" over ROUNDS runs of CMD (which prints "wall cpu")
+rounds() {
+  local i
+  for i in $(seq "$ROUNDS"); do "$@"; done >"$W/r"
+  echo "$(cut -d' ' -f1 "$W/r" | median) / $(cut -d' ' -f2 "$W/r" | median)"
+}
+cold() { rm -rf "$XDG_CACHE_HOME"; ms "$@"; }
+tab() { bashcomp "$@" 2>&1 >/dev/null; }
+echo "fleetpower completion latency, 10,000 hosts; median of $ROUNDS runs: wall ms / CPU ms (user+sys, the"
+echo "process and its children); $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)"
+printf '%-9s %15s %15s %15s %19s %19s\n' inventory "list --all" "complete cold" "complete warm" "bash Tab prefix" "bash Tab empty"
 for kind in ranges explicit; do
   inv=$W/$kind.yaml
   prefix=$([ $kind = ranges ] && echo r050n0 || echo node0500)
-  list=$(for _ in $(seq "$ROUNDS"); do ms "$FP" -i "$inv" list --all; done | median)
-  cold=$(for _ in $(seq "$ROUNDS"); do rm -rf "$XDG_CACHE_HOME"; ms "$FP" __complete line 4 fleetpower -i "$inv" status "$prefix"; done | median)
-  "$FP" __complete line 4 fleetpower -i "$inv" status "$prefix" >/dev/null
-  warm=$(for _ in $(seq "$ROUNDS"); do ms "$FP" __complete line 4 fleetpower -i "$inv" status "$prefix"; done | median)
+  c=(__complete line 4 fleetpower -i "$inv" status "$prefix")
+  list=$(rounds ms "$FP" -i "$inv" list --all)
+  cl=$(rounds cold "$FP" "${c[@]}")
+  "$FP" "${c[@]}" >/dev/null
+  warm=$(rounds ms "$FP" "${c[@]}")
   n1=$(bashcomp "$inv" "$prefix" 2>/dev/null)
-  tab=$(for _ in $(seq "$ROUNDS"); do bashcomp "$inv" "$prefix" 2>&1 >/dev/null; done | median)
+  t1=$(rounds tab "$inv" "$prefix")
   n2=$(bashcomp "$inv" "" 2>/dev/null)
-  taball=$(for _ in $(seq "$ROUNDS"); do bashcomp "$inv" "" 2>&1 >/dev/null; done | median)
-  printf '%-9s %14s %16s %16s %18s %18s\n' "$kind" "$list" "$cold" "$warm" "$tab ($n1)" "$taball ($n2)"
+  t2=$(rounds tab "$inv" "")
+  printf '%-9s %15s %15s %15s %19s %19s\n' "$kind" "$list" "$cl" "$warm" "$t1 ($n1)" "$t2 ($n2)"
 done
+echo "(prefix: r050n0 / node0500: 99 / 10 matches; empty word: all 10,000 hosts and the 100-101 groups)"

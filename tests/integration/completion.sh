@@ -40,8 +40,8 @@ check "no option of another command" lacks "$(bcomp fleetpower status --pe)" --p
 check "global options before the command" has "$(bcomp fleetpower --inv)" --inventory
 check_eq "option values: -o j" "$(bcomp fleetpower -o j)" "$(printf 'json\njsonl')"
 check_eq "option values with = as bash splits it: --output = j" "$(bcomp fleetpower --output = j)" "$(printf 'json\njsonl')"
-check_eq "option values with the cursor right after = (bash's word is '=')" "$(bcomp fleetpower --output =)" "$(printf '=json\n=jsonl\n=text')"
-check_eq "option values after '=' and nothing yet" "$(bcomp fleetpower --output = "")" "$(printf 'json\njsonl\ntext')"
+check_eq "option values with the cursor right after = (bash's word is '=')" "$(bcomp fleetpower --output =)" "$(printf '=json\n=jsonl\n=prometheus\n=text')"
+check_eq "option values after '=' and nothing yet" "$(bcomp fleetpower --output = "")" "$(printf 'json\njsonl\nprometheus\ntext')"
 check_eq "--protocol values" "$(bcomp fleetpower --protocol r)" "redfish"
 check_eq "positional values: bootdev p" "$(bcomp fleetpower bootdev p)" "pxe"
 check_eq "positional values: plan" "$(bcomp fleetpower plan "")" "$(printf 'cycle\non')"

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
+# fp-test-stage: normal
 # The Debian package end to end, on this machine: cpack packs the tree as built (nothing is
 # rebuilt), dpkg-deb and lintian inspect the .deb, `dpkg -i` installs it, the INSTALLED
 # /usr/bin/fleetpower drives a simulated Redfish fleet (status, on, off), the man pages and the

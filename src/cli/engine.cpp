@@ -268,6 +268,9 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
   so.fanout = g.fanout;
   so.timeout = *timeout;
   so.deadline = deadline;
+  // Declared before everything that holds timers on it (the power governor in `fo`, the
+  // scheduler): the io_context must be destroyed last.
+  asio::io_context io(1);
   FleetOptions fo;
   fo.op_timeout = *timeout;
   fo.wait = !g.no_wait;
@@ -313,7 +316,6 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
     }
   }
 
-  asio::io_context io(1);
   BackendRegistry registry;
   register_backends(registry, io.get_executor(), g);
   if (outlets) registry.add("pdu", make_outlet_backend(io.get_executor(), registry, outlets));

@@ -283,6 +283,25 @@ class Operation : public std::enable_shared_from_this<Operation> {
   std::shared_ptr<PowerGovernor::Ticket> ticket_;
 };
 
+/// Actions that change something on the BMC besides power (read-only ones are excluded).
+bool changes_target(Action a) {
+  return a == Action::Nmi || a == Action::BootDev || a == Action::Identify;
+}
+
+std::string dry_run_phrase(const Request& r) {
+  switch (r.action) {
+    case Action::Nmi: return "would send a diagnostic interrupt (NMI)";
+    case Action::BootDev:
+      return fmt::format("would set boot device {} ({}{})", boot_device_name(r.bootdev),
+                         r.persistent ? "persistent" : "once", r.efi ? ", EFI" : "");
+    case Action::Identify:
+      if (r.identify_seconds < 0) return "would turn identify off";
+      if (r.identify_seconds == 0) return "would turn identify on";
+      return fmt::format("would turn identify on for {} s", r.identify_seconds);
+    default: return "would act";
+  }
+}
+
 }  // namespace
 
 Millis fleet_job_timeout(Action a, const FleetOptions& o) {
@@ -301,6 +320,20 @@ Millis fleet_job_timeout(Action a, const FleetOptions& o) {
 Runner make_fleet_runner(FleetOptions o) {
   return [o](std::shared_ptr<JobContext> ctx, CompletionFn done) {
     if (!is_power_action(ctx->request.action)) {
+      if (o.dry_run && changes_target(ctx->request.action)) {
+        // nmi, bootdev, identify under --dry-run: prove the BMC answers (a status read)
+        // and say what would be sent; the action itself is never sent.
+        Request read = ctx->request;
+        read.action = Action::Status;
+        std::string what = dry_run_phrase(ctx->request);
+        ctx->backend->start(OpContext{ctx->target, *ctx->credential, read, ctx->deadline, ctx->cancel},
+                            [done = std::move(done), what](Outcome out) mutable {
+                              if (out.ok()) out = Outcome::success(what, out.state);
+                              else out.reason = "reading the power state: " + out.reason;
+                              done(std::move(out));
+                            });
+        return;
+      }
       ctx->backend->start(OpContext{ctx->target, *ctx->credential, ctx->request, ctx->deadline, ctx->cancel},
                           std::move(done));
       return;

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
+# fp-test-stage: normal
 # Hostlists against ClusterShell's nodeset on thousands of random sets.
 #
 # 1. tests/integration/lib/gen_hostlists.py writes random hostlist expressions together with

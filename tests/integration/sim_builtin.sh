@@ -149,7 +149,7 @@ check "simulator still running" sim_alive
 # --- command-line errors are reported, not crashes ------------------------------------------------
 rc=0; "$FLEETPOWER_SIM" --redfish 2 --state-dir "$T/bad" --faults "2:frobnicate" >/dev/null 2>"$T/bad.err" || rc=$?
 check "unknown fault knob -> exit 2 with a message" bash -c "[[ $rc == 2 ]] && grep -q \"unknown fault knob 'frobnicate'\" '$T/bad.err'"
-rc=0; "$FLEETPOWER_SIM" --redfish 2 --state-dir "$T/bad" --address-base 10.1.2.3 >/dev/null 2>"$T/bad.err" || rc=$?
+rc=0; "$FLEETPOWER_SIM" --redfish 2 --state-dir "$T/bad" --address-base 192.0.2.1 >/dev/null 2>"$T/bad.err" || rc=$?
 check "non-loopback address refused (exit 1)" bash -c "[[ $rc == 1 ]] && grep -q loopback '$T/bad.err'"
 rc=0; "$FLEETPOWER_SIM" --redfish 1 --state-dir "$T/bad" --address-base $BASE.1 --port 8443 >/dev/null 2>"$T/bad.err" || rc=$?
 check "address already in use -> exit 1 naming it" bash -c "[[ $rc == 1 ]] && grep -q 'cannot listen on $BASE.1:8443' '$T/bad.err'"

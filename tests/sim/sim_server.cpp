@@ -271,6 +271,9 @@ class Sim {
   Bmc& bmc(std::size_t i) { return bmcs_[i]; }
   const CertSet* certs() const { return certs_.get(); }
   int& total_conns() { return total_conns_; }
+  /// Expires when the Sim is destroyed: connections still queued in the io_context (destroyed
+  /// after the Sim) must not touch it then.
+  std::weak_ptr<int> alive_token() const { return alive_; }
   int max_conns_total() const { return max_conns_total_; }
 
   int run();
@@ -368,6 +371,7 @@ class Sim {
   std::string password_;
   std::string ca_path_;
   int total_conns_ = 0;
+  std::shared_ptr<int> alive_ = std::make_shared<int>(0);
   int max_conns_total_ = 1000;
   std::unique_ptr<asio::posix::stream_descriptor> control_;
   asio::streambuf control_buf_{65536};
@@ -2045,11 +2049,12 @@ template <class Stream>
 class Conn : public std::enable_shared_from_this<Conn<Stream>> {
  public:
   Conn(Sim& sim, std::size_t bi, Stream&& s)
-      : sim_(sim), bi_(bi), stream_(std::move(s)), timer_(sim.ioc()) {
+      : sim_(sim), alive_(sim.alive_token()), bi_(bi), stream_(std::move(s)), timer_(sim.ioc()) {
     ++sim_.bmc(bi_).conns;
     ++sim_.total_conns();
   }
   ~Conn() {
+    if (alive_.expired()) return;  // the simulator is shutting down
     --sim_.bmc(bi_).conns;
     --sim_.total_conns();
   }
@@ -2246,6 +2251,7 @@ class Conn : public std::enable_shared_from_this<Conn<Stream>> {
   }
 
   Sim& sim_;
+  std::weak_ptr<int> alive_;
   std::size_t bi_;
   Stream stream_;
   beast::flat_buffer buf_{32 * 1024};  // max size (headers are capped at 16 KiB)

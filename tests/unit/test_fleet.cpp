@@ -122,6 +122,42 @@ TEST_CASE("cycle and reset of a node that is off power it on; dry-run sends noth
     if (e.target == "n002") CHECK(e.action == Action::On);
 }
 
+TEST_CASE("dry-run sends no nmi, bootdev or identify either", "[fleet]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto tb = std::make_unique<TestBackend>(io.get_executor());
+  auto* test = tb.get();
+  reg.add("test", std::move(tb));
+  Fleet f(3);
+  f.targets[2].vars["test_fail"] = "auth";
+  Scheduler s(io, reg, {});
+  FleetOptions dry = fast();
+  dry.dry_run = true;
+  s.set_runner(make_fleet_runner(dry));
+  auto out = s.run(f.jobs(Action::Nmi));
+  CHECK(out[0].result == "would send a diagnostic interrupt (NMI)");
+  CHECK(!out[2].ok());
+  CHECK(out[2].reason.rfind("reading the power state: ", 0) == 0);
+  auto jobs = f.jobs(Action::BootDev);
+  for (auto& j : jobs) {
+    j.request.bootdev = BootDevice::Pxe;
+    j.request.persistent = true;
+  }
+  out = s.run(jobs);
+  CHECK(out[1].result == "would set boot device pxe (persistent)");
+  CHECK(out[1].ok());
+  jobs = f.jobs(Action::Identify);
+  for (auto& j : jobs) j.request.identify_seconds = -1;
+  out = s.run(jobs);
+  CHECK(out[0].result == "would turn identify off");
+  CHECK(test->events().empty());
+  // Without dry-run the same requests reach the backend.
+  s.set_runner(make_fleet_runner(fast()));
+  out = s.run(f.jobs(Action::Nmi));
+  CHECK(out[0].ok());
+  CHECK(test->events().size() >= 2);
+}
+
 TEST_CASE("a power action whose reply is lost is confirmed by reading state, never re-sent", "[fleet]") {
   asio::io_context io;
   BackendRegistry reg;

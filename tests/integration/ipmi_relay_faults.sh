@@ -145,13 +145,24 @@ verify "off reached through every fault" '{"r1": ("ok", r"^off$"), "r2": ("ok", 
 run "on through duplicate / delay / 20% loss / replay" 45 --wait-timeout 15s on "r[1-4]"
 verify "on reached through every fault" '{"r1": ("ok", r"^on$"), "r2": ("ok", r"^on$"), "r3": ("ok", r"^on$"), "r4": ("ok", r"^on$")}'
 run "cycle through duplicate / delay / 20% loss / replay" 45 --wait-timeout 15s --yes cycle "r[1-4]"
-verify "cycle verified through every fault" '{"r1": ("ok", r"^on"), "r2": ("ok", r"^on"), "r3": ("ok", r"^on"), "r4": ("ok", r"^on")}'
-# Each sim: exactly one off, one on and one cycle request reached its power model.
+# Through 20% loss (r3) the one Chassis Control (power cycle) request or its reply can be lost;
+# a cycle is never sent twice, and IPMI cannot tell a lost request from a lost reply, so there the
+# honest answer may be "cycle not confirmed" (an error, never a success), with the power on.
+verify "cycle verified through every fault (r3: verified, or not confirmed and said so)" '{"r1": ("ok", r"^on"), "r2": ("ok", r"^on"), "r3": ("ok|timeout", r"^on|cycle not confirmed.*not re-issued"), "r4": ("ok", r"^on")}'
+r3_cycle_ok=0
+$PY -c 'import json,sys
+sys.exit(0 if any(j.get("host") == "r3" and j.get("ok") for j in map(json.loads, open(sys.argv[1]))) else 1)' "$D/out.jsonl" && r3_cycle_ok=1
+# Each sim: exactly one off, one on and one cycle request reached its power model (r3's cycle:
+# at most one when it was not confirmed).
 "$FLEET" events --dir "$D" >"$D/events.log"
 for i in 1 2 3 4; do
   h=$(printf 'sim%04d' "$i")
   got=$(for op in off on cycle; do grep -c "^[0-9.]* $h request op=$op " "$D/events.log"; done | paste -sd,)
-  if [[ $got == 1,1,1 ]]; then ok "$h: off, on, cycle executed once each"; else not_ok "$h: off,on,cycle executed $got times"; fi
+  if [[ $got == 1,1,1 ]] || [[ $i == 3 && $r3_cycle_ok == 0 && $got == 1,1,0 ]]; then
+    ok "$h: off, on, cycle executed once each (or a lost cycle request, reported as not confirmed)"
+  else
+    not_ok "$h: off,on,cycle executed $got times"
+  fi
 done
 
 kill "$RELAY_PID" 2>/dev/null

@@ -14,9 +14,10 @@ S=$T/sim
 mkdir -p "$S"
 # BMCs 1-5 rackmount (one system, On), 6-10 blade enclosures (Node1..4: 1 and 3 On, 2 and 4 Off).
 # BMC 2 draws 512 W, BMC 3 0 W (a real zero reading, counted); BMC 4 has no power resource,
-# BMC 5 a null reading; BMC 6 only EnvironmentMetrics, BMC 7 both; BMC 10 fails (HTTP 500).
-"$SIM" --redfish 10 --mockup rackmount --mockup blade --address-base 127.61.0.1 --port 8443 \
-  --watts "2:512,3:0,8:333.5" --power-resource "4:none,5:null,6:env,7:both" --faults "10:http500" \
+# BMC 5 a null reading; BMC 6 only EnvironmentMetrics, BMC 7 both, BMC 8 only a PowerSubsystem
+# (two supplies, 333.5 W); BMC 10 fails (HTTP 500).
+"$SIM" --redfish 10 --mockup rackmount --mockup blade --address-base 127.63.0.1 --port 8443 \
+  --watts "2:512,3:0,8:333.5" --power-resource "4:none,5:null,6:env,7:both,8:subsystem" --faults "10:http500" \
   --state-dir "$S" --credentials-out "$S/cred.yaml" --quiet >"$S/out" 2>&1 &
 FP_PIDS+=($!)
 for _ in $(seq 300); do grep -q ready "$S/out" && break; sleep 0.1; done
@@ -74,6 +75,8 @@ assert hosts["rf0003"]["watts"] == 0.0, "a real zero is a reading"
 assert hosts["rf0006-n1"]["facts"]["reading_source"] == "EnvironmentMetrics"
 assert hosts["rf0007-n1"]["facts"]["reading_source"] == "EnvironmentMetrics"
 assert hosts["rf0001"]["facts"]["reading_source"] == "Power"
+for h in [h for h in hosts if h.startswith("rf0008")]:
+    assert hosts[h]["facts"]["reading_source"] == "PowerSubsystem" and hosts[h]["facts"]["power_supplies"] == "2", hosts[h]
 # Sums per circuit, PDU, phase from the configuration.
 def sums(key):
     s = collections.defaultdict(lambda: [0.0, 0, 0])
@@ -116,7 +119,7 @@ expect_rc 1 "power --all (text)" fp power --all
 cp "$T/out" "$T/power.txt"
 check "text: per-node reading" grep -qx "rf0002: 512 W" "$T/power.txt"
 check "text: the 0 W reading" grep -qx "rf0003: 0 W" "$T/power.txt"
-check "text: no reading listed per node" grep -q "^rf0004: no reading (the chassis has no Power or EnvironmentMetrics resource)" "$T/power.txt"
+check "text: no reading listed per node" grep -q "^rf0004: no reading (the chassis has no Power, EnvironmentMetrics or PowerSubsystem resource)" "$T/power.txt"
 check "text: failing BMC folded" grep -q "^rf0010-n\[1-4\]: error: " "$T/power.txt"
 check "text: circuit table says n/m reporting" grep -qE "^c1 +A +L1 +[0-9.]+ W +[0-9]+/[0-9]+$" "$T/power.txt"
 check "text: no-reading list, not counted" grep -q "^no reading (not counted): " "$T/power.txt"

@@ -58,7 +58,8 @@ listens; runs until SIGTERM/SIGINT.
   --watts SPEC            draw while on per BMC, e.g. "1-10:350,11:0" (default: 180..420 W,
                           deterministic per BMC); off: watts/40.  Written to DIR/power.tsv
   --power-resource SPEC   what each chassis offers: power (default: Power/PowerControl),
-                          env (EnvironmentMetrics), both, none, null (PowerConsumedWatts null)
+                          env (EnvironmentMetrics), both, subsystem (PowerSubsystem with two
+                          supplies), none, null (PowerConsumedWatts null)
 
 IPMI 2.0 personality (RMCP+, cipher suites 3 and 17; see README):
   --ipmi N                number of IPMI BMCs (0..20000); with --redfish 0 (or no --redfish)

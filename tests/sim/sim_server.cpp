@@ -324,6 +324,7 @@ class Sim {
   bool write_power_table(std::string* err);
   double reading(std::size_t bi, std::size_t si) const;
   Reply chassis_get(std::size_t bi, std::size_t si, const std::string& path);
+  bool power_subsystem_get(std::size_t bi, const std::string& path, Reply* r);
   /// System index of the chassis whose `suffix` sub-resource `path` is, else -1.
   long chassis_sub(std::size_t bi, const std::string& path, std::string_view suffix) const {
     const auto& cp = bmcs_[bi].pers->chassis_paths;
@@ -870,8 +871,8 @@ bool Sim::setup_power(std::string* err) {
   }
   for (const auto& r : rules) {
     if (r.value != "power" && r.value != "env" && r.value != "both" && r.value != "none" &&
-        r.value != "null") {
-      *err = "--power-resource: '" + r.value + "' is not power, env, both, none or null";
+        r.value != "null" && r.value != "subsystem") {
+      *err = "--power-resource: '" + r.value + "' is not power, env, both, subsystem, none or null";
       return false;
     }
     std::size_t last = r.last == 0 ? bmcs_.size() : std::min(r.last, bmcs_.size());
@@ -902,6 +903,50 @@ bool Sim::write_power_table(std::string* err) {
   return write_file_atomic(cfg_.state_dir + "/power.tsv", o, 0644, err);
 }
 
+bool Sim::power_subsystem_get(std::size_t bi, const std::string& path, Reply* r) {
+  // <chassis>/PowerSubsystem, .../PowerSupplies, .../PowerSupplies/PSU1|PSU2, .../PSUn/Metrics:
+  // two supplies sharing the draw equally.
+  for (const auto& [cp, si] : bmcs_[bi].pers->chassis_paths) {
+    if (path.rfind(cp + "/PowerSubsystem", 0) != 0) continue;
+    std::string rest = path.substr(cp.size() + 15);
+    std::string base = cp + "/PowerSubsystem";
+    double half = reading(bi, si) / 2;
+    if (rest.empty())
+      *r = json_reply(200, json::serialize(json::object{
+                               {"@odata.id", base},
+                               {"@odata.type", "#PowerSubsystem.v1_1_0.PowerSubsystem"},
+                               {"Id", "PowerSubsystem"},
+                               {"Name", "Power Subsystem"},
+                               {"PowerSupplies", json::object{{"@odata.id", base + "/PowerSupplies"}}}}));
+    else if (rest == "/PowerSupplies")
+      *r = json_reply(200, json::serialize(json::object{
+                               {"@odata.id", base + "/PowerSupplies"},
+                               {"@odata.type", "#PowerSupplyCollection.PowerSupplyCollection"},
+                               {"Name", "Power Supplies"},
+                               {"Members@odata.count", 2},
+                               {"Members", json::array{json::object{{"@odata.id", base + "/PowerSupplies/PSU1"}},
+                                                       json::object{{"@odata.id", base + "/PowerSupplies/PSU2"}}}}}));
+    else if (rest == "/PowerSupplies/PSU1" || rest == "/PowerSupplies/PSU2")
+      *r = json_reply(200, json::serialize(json::object{
+                               {"@odata.id", path},
+                               {"@odata.type", "#PowerSupply.v1_5_0.PowerSupply"},
+                               {"Id", rest.substr(15)},
+                               {"Name", "Power Supply " + rest.substr(18)},
+                               {"Metrics", json::object{{"@odata.id", path + "/Metrics"}}}}));
+    else if (rest == "/PowerSupplies/PSU1/Metrics" || rest == "/PowerSupplies/PSU2/Metrics")
+      *r = json_reply(200, json::serialize(json::object{
+                               {"@odata.id", path},
+                               {"@odata.type", "#PowerSupplyMetrics.v1_0_1.PowerSupplyMetrics"},
+                               {"Id", "Metrics"},
+                               {"Name", "Power Supply Metrics"},
+                               {"InputPowerWatts", json::object{{"Reading", half}}}}));
+    else
+      *r = not_found(path);
+    return true;
+  }
+  return false;
+}
+
 Reply Sim::chassis_get(std::size_t bi, std::size_t si, const std::string& path) {
   const Bmc& b = bmcs_[bi];
   auto it = b.pers->raw.find(path);
@@ -918,6 +963,8 @@ Reply Sim::chassis_get(std::size_t bi, std::size_t si, const std::string& path) 
     o["Power"] = json::object{{"@odata.id", path + "/Power"}};
   if (m == "env" || m == "both")
     o["EnvironmentMetrics"] = json::object{{"@odata.id", path + "/EnvironmentMetrics"}};
+  if (m == "subsystem")
+    o["PowerSubsystem"] = json::object{{"@odata.id", path + "/PowerSubsystem"}};
   (void)si;
   return json_reply(200, json::serialize(o));
 }
@@ -1834,6 +1881,7 @@ Reply Sim::handle(std::size_t bi, const Request& req, const std::string& remote)
                                   path, reading(bi, static_cast<std::size_t>(ei)))));
         else
           r = not_found(path);
+      } else if (b.power_res == "subsystem" && power_subsystem_get(bi, path, &r)) {
       } else if (path == p.sessions_path) {
         r = sessions_collection(b);
       } else if (path.rfind(p.sessions_path + "/", 0) == 0) {

@@ -45,6 +45,10 @@ enum class Step : std::uint8_t {
   PatchIndicator,
   GetChassis,
   GetPowerReading,
+  GetPowerSubsystem,
+  GetPowerSupplies,
+  GetPowerSupply,
+  GetPowerSupplyMetrics,
   BusyWait,
 };
 
@@ -82,6 +86,14 @@ std::string_view step_text(Step s) {
       return "the chassis resource";
     case Step::GetPowerReading:
       return "the chassis power reading";
+    case Step::GetPowerSubsystem:
+      return "the PowerSubsystem resource";
+    case Step::GetPowerSupplies:
+      return "the PowerSupplies collection";
+    case Step::GetPowerSupply:
+      return "a PowerSupply resource";
+    case Step::GetPowerSupplyMetrics:
+      return "a power supply's metrics";
     case Step::BusyWait:
       return "the BMC to stop being busy";
   }
@@ -956,16 +968,19 @@ class Operation : public std::enable_shared_from_this<Operation> {
     if (!links.environment_metrics.empty())
       power_sources_.emplace_back(links.environment_metrics, true);
     if (!links.power.empty()) power_sources_.emplace_back(links.power, false);
-    if (power_sources_.empty())
-      return no_reading(links.power_subsystem.empty()
-                            ? "the chassis has no Power or EnvironmentMetrics resource"
-                            : "the chassis has only a PowerSubsystem (not read yet)");
+    power_subsystem_ = links.power_subsystem;
+    if (power_sources_.empty() && power_subsystem_.empty())
+      return no_reading("the chassis has no Power, EnvironmentMetrics or PowerSubsystem resource");
     power_source_idx_ = 0;
     next_power_source();
   }
   void next_power_source() {
-    if (power_source_idx_ >= power_sources_.size())
+    if (power_source_idx_ >= power_sources_.size()) {
+      if (!power_subsystem_.empty())
+        return send(Step::GetPowerSubsystem, Method::Get, std::exchange(power_subsystem_, {}), {},
+                    &Operation::on_power_subsystem);
       return no_reading(power_why_.empty() ? "no power reading" : power_why_);
+    }
     send(Step::GetPowerReading, Method::Get, power_sources_[power_source_idx_].first, {},
          &Operation::on_power_source);
   }
@@ -988,6 +1003,54 @@ class Operation : public std::enable_shared_from_this<Operation> {
     Outcome o = Outcome::success(format_reading(*w), sys_.state);
     o.watts = *w;
     o.facts.emplace_back("reading_source", env ? "EnvironmentMetrics" : "Power");
+    finish(std::move(o));
+  }
+  // PowerSubsystem -> PowerSupplies -> each PowerSupply -> its Metrics: InputPowerWatts summed
+  // over every supply (the draw at the inlets).  One supply without a reading: no reading (a
+  // partial sum would undercount).
+  void on_power_subsystem(HttpResponse& resp) {
+    if (resp.status == 404) return no_reading("PowerSubsystem resource not found");
+    if (resp.status != 200) return finish(http_failure(resp, "cannot read the PowerSubsystem"));
+    json::value v;
+    if (!parse_body(resp, v)) return;
+    std::string link = parse_power_supplies_link(v);
+    if (link.empty()) return no_reading("the PowerSubsystem has no PowerSupplies");
+    send(Step::GetPowerSupplies, Method::Get, link, {}, &Operation::on_power_supplies);
+  }
+  void on_power_supplies(HttpResponse& resp) {
+    if (resp.status != 200) return finish(http_failure(resp, "cannot list the power supplies"));
+    json::value v;
+    if (!parse_body(resp, v)) return;
+    std::string err;
+    if (!parse_collection(v, psus_, &err)) return finish(Outcome::failure(ErrorKind::Protocol, err));
+    if (psus_.empty()) return no_reading("the PowerSubsystem lists no power supplies");
+    if (psus_.size() > 64) return no_reading("the PowerSubsystem lists more than 64 power supplies");
+    psu_idx_ = 0;
+    psu_sum_ = 0;
+    send(Step::GetPowerSupply, Method::Get, psus_[0], {}, &Operation::on_power_supply);
+  }
+  void on_power_supply(HttpResponse& resp) {
+    if (resp.status != 200) return finish(http_failure(resp, "cannot read a power supply"));
+    json::value v;
+    if (!parse_body(resp, v)) return;
+    std::string m = parse_power_supply_metrics_link(v);
+    if (m.empty()) return no_reading("power supply " + psus_[psu_idx_] + " has no Metrics");
+    send(Step::GetPowerSupplyMetrics, Method::Get, m, {}, &Operation::on_psu_metrics);
+  }
+  void on_psu_metrics(HttpResponse& resp) {
+    if (resp.status != 200) return finish(http_failure(resp, "cannot read a power supply's metrics"));
+    json::value v;
+    if (!parse_body(resp, v)) return;
+    std::string why;
+    auto w = parse_psu_input_power(v, &why);
+    if (!w) return no_reading(why + " (" + psus_[psu_idx_] + ")");
+    psu_sum_ += *w;
+    if (++psu_idx_ < psus_.size())
+      return send(Step::GetPowerSupply, Method::Get, psus_[psu_idx_], {}, &Operation::on_power_supply);
+    Outcome o = Outcome::success(format_reading(psu_sum_), sys_.state);
+    o.watts = psu_sum_;
+    o.facts.emplace_back("reading_source", "PowerSubsystem");
+    o.facts.emplace_back("power_supplies", std::to_string(psus_.size()));
     finish(std::move(o));
   }
   static std::string format_reading(double w) {
@@ -1108,6 +1171,10 @@ class Operation : public std::enable_shared_from_this<Operation> {
   std::vector<std::pair<std::string, bool>> power_sources_;
   std::size_t power_source_idx_ = 0;
   std::string power_why_;
+  std::string power_subsystem_;
+  std::vector<std::string> psus_;
+  std::size_t psu_idx_ = 0;
+  double psu_sum_ = 0;
 };
 
 }  // namespace

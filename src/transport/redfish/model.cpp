@@ -296,6 +296,30 @@ std::optional<double> parse_power_consumed(const json::value& v, std::string* wh
   return std::nullopt;
 }
 
+std::string parse_power_supplies_link(const json::value& v) {
+  auto* o = v.if_object();
+  if (!o) return {};
+  return get_link(*o, "PowerSupplies").value_or("");
+}
+
+std::string parse_power_supply_metrics_link(const json::value& v) {
+  auto* o = v.if_object();
+  if (!o) return {};
+  return get_link(*o, "Metrics").value_or("");
+}
+
+std::optional<double> parse_psu_input_power(const json::value& v, std::string* why) {
+  auto* o = v.if_object();
+  auto* iw = o ? get_obj(*o, "InputPowerWatts") : nullptr;
+  if (!iw) {
+    set_err(why, "a power supply's metrics have no InputPowerWatts");
+    return std::nullopt;
+  }
+  if (auto w = number_of(iw->if_contains("Reading")); w && *w >= 0) return w;
+  set_err(why, "a power supply's InputPowerWatts has no Reading");
+  return std::nullopt;
+}
+
 std::optional<double> parse_environment_power(const json::value& v, std::string* why) {
   auto* o = v.if_object();
   auto* pw = o ? get_obj(*o, "PowerWatts") : nullptr;

@@ -91,6 +91,12 @@ struct ChassisPowerLinks {
 bool parse_chassis_power_links(const json::value& v, ChassisPowerLinks& out, std::string* err);
 /// Power: the first PowerControl member with a numeric PowerConsumedWatts.  nullopt with *why.
 std::optional<double> parse_power_consumed(const json::value& v, std::string* why);
+/// PowerSubsystem: the PowerSupplies collection link ("" when absent).
+std::string parse_power_supplies_link(const json::value& v);
+/// PowerSupply: its Metrics link ("" when absent).
+std::string parse_power_supply_metrics_link(const json::value& v);
+/// PowerSupplyMetrics: InputPowerWatts.Reading.  nullopt with *why.
+std::optional<double> parse_psu_input_power(const json::value& v, std::string* why);
 /// EnvironmentMetrics: PowerWatts.Reading.  nullopt with *why.
 std::optional<double> parse_environment_power(const json::value& v, std::string* why);
 

@@ -701,6 +701,11 @@ const Plugin* Registry::select(std::string_view vendor, Transport t, std::string
     std::vector<std::string> pool;
     for (auto& e : plugins_) pool.push_back(e->desc.name);
     auto dym = did_you_mean(vendor, pool, 2);
+    // A short vendor name ("dell", "hpe") suggests the plugins it begins: dell-idrac, hpe-ilo...
+    for (auto& n : pool)
+      if (n.size() > vendor.size() && n.compare(0, vendor.size(), vendor) == 0 && n[vendor.size()] == '-' &&
+          std::find(dym.begin(), dym.end(), n) == dym.end())
+        dym.push_back(n);
     *err = fmt::format("no vendor plugin named '{}'{}; 'fleetpower plugins' lists them", vendor,
                        dym.empty() ? "" : fmt::format(" (did you mean '{}'?)", fmt::join(dym, "' or '")));
     return nullptr;

@@ -288,6 +288,9 @@ TEST_CASE("plugins: auto-detection by priority and specificity, generic fallback
   CHECK_THAT(err, Catch::Contains("does not apply to redfish"));
   CHECK(r.select("vend-x", Transport::Ipmi, &err) == nullptr);
   CHECK_THAT(err, Catch::Contains("no vendor plugin named 'vend-x'"));
+  // A short vendor name suggests the plugins that begin with it.
+  CHECK(r.select("vend", Transport::Ipmi, &err) == nullptr);
+  CHECK_THAT(err, Catch::Contains("did you mean") && Catch::Contains("'vend-a-special'") && Catch::Contains("'vend-c'"));
 }
 
 TEST_CASE("plugins: shared objects: the right API version loads, a wrong one is refused") {

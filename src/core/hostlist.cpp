@@ -797,6 +797,16 @@ bool expand(std::string_view expr, std::vector<std::string>* out, Error* err,
   return true;
 }
 
+// False when a dimension that would be written in brackets holds a digit run longer than
+// expand() accepts inside brackets (kMaxDigits).
+static bool bracketable(const Vec& v) {
+  for (const RangeSet& rs : v)
+    if (rs.size() > 1)
+      for (std::string_view x : rs)
+        if (x.size() > kMaxDigits) return false;
+  return true;
+}
+
 std::string fold(const std::vector<std::string>& names) {
   std::vector<Pattern> patterns = build_patterns(names);
   std::string out;
@@ -810,6 +820,18 @@ std::string fold(const std::vector<std::string>& names) {
     for (const Vec& v : pattern_vectors(&p)) {
       if (!first) out.push_back(',');
       first = false;
+      if (!bracketable(v)) {
+        // A range of digit runs longer than a bracket accepts ("n444...4[0010,5]9" makes
+        // 21-24 digit runs): the names one by one, which expand() reads back.
+        std::vector<std::string> names_of_v;
+        std::string buf;
+        emit_names(p, v, 0, &buf, &names_of_v);
+        for (std::size_t i = 0; i < names_of_v.size(); ++i) {
+          if (i) out.push_back(',');
+          out.append(names_of_v[i]);
+        }
+        continue;
+      }
       emit_vec(p, v, &out);
     }
   }

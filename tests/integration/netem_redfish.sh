@@ -1,5 +1,10 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-3.0-or-later
+# fp-test-stage: normal
+# fp-test-serial
+# (Runs on the unsanitized build: what it checks is timing, every BMC right within the DEFAULT
+# timeout on a lossy path, and ASan slows client and simulator 2-3x. The same code paths run
+# under ASan in ipmi_relay_faults.sh, redfish_misbehave.sh and sim_faults.sh.)
 #
 # Redfish over a lossy management network: 20 simulated BMCs (fleetpower-sim, HTTPS with its own
 # CA) in a network namespace behind a path with 20% loss, 100-300 ms delay (jitter, so

@@ -426,6 +426,21 @@ class Session : public std::enable_shared_from_this<Session> {
       default:
         break;
     }
+    // A RAKP 4 that arrives while the session is being probed: the session is active (its
+    // integrity check proves it); keep waiting for the probe's reply, never restart.
+    if (probing_ && !probe_confirmed_ && sent_ == Sent::SetSessionPrivilege && pk.rmcpplus &&
+        pk.payload_type != IPMI_PAYLOAD_TYPE_IPMI) {
+      SetupReply r;
+      bool icv_ok = false;
+      if (parse_rakp4(pkt, tag_, hs_, keys_, r, icv_ok, &err) == ParseResult::Ok &&
+          r.status == 0 && icv_ok) {
+        got_reply();
+        probe_confirmed_ = true;
+        facts_.emplace_back("confirmed", "late RAKP 4 while probing");
+        return true;
+      }
+      return false;
+    }
     // In-session replies.
     if (!pk.rmcpplus || pk.payload_type != IPMI_PAYLOAD_TYPE_IPMI) return false;
     if (control_waiting_ && sent_ != Sent::ChassisControl && sent_ != Sent::CloseSession) {
@@ -946,7 +961,13 @@ class Session : public std::enable_shared_from_this<Session> {
     // reply cache recovers a lost RAKP 4 that way, and on a lossy path (20% each way) giving up
     // after two copies restarted one handshake in eight.
     if (sent_ == Sent::Rakp3 && tries_ >= 2 && overdue) return probe_session();
-    if (probing_ && sent_ == Sent::SetSessionPrivilege && tries_ >= 2 && overdue)
+    // A restart throws the first session away, and its late replies with it: only when the
+    // probe has gone unanswered for a while (a path that stalls for a second or two under load
+    // answered the probe just after the restart), and never once a late RAKP 4 has shown the
+    // session to be active.
+    if (probing_ && !probe_confirmed_ && sent_ == Sent::SetSessionPrivilege && tries_ >= 3 &&
+        Clock::now() - first_sent_ >= std::max<std::chrono::milliseconds>(
+                                           3 * rtt_min_, eng_.options().probe_patience))
       return restart_handshake();
     // Everything else: the identical packet (same session sequence number and rq_seq).
     ++tries_;
@@ -976,6 +997,7 @@ class Session : public std::enable_shared_from_this<Session> {
     send_close_packet();  // in case the first session is active after all
     established_ = false;
     probing_ = false;
+    probe_confirmed_ = false;
     facts_.clear();
     keys_.wipe();
     session_seq_ = 0;
@@ -1174,6 +1196,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint8_t cs_index_ = 0;
   std::vector<std::uint8_t> cs_records_;
   bool probing_ = false;  ///< established_ is a guess until Set Session Privilege answers
+  bool probe_confirmed_ = false;  ///< a late RAKP 4 proved the probed session active
   int restarts_ = 0;
   bool control_waiting_ = false;  ///< a Chassis Control reply is outstanding
   bool resend_blocked_ = false;   ///< non-idempotent control: wait, never re-send

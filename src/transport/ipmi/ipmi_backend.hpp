@@ -32,6 +32,9 @@ struct Options {
   std::chrono::milliseconds retransmit_max{2000};
   /// After an error or cancellation, wait at most this long for the Close Session reply.
   std::chrono::milliseconds close_grace{250};
+  /// A session whose RAKP 4 never came is probed (Set Session Privilege Level); only when the
+  /// probe has gone unanswered this long (and three round trips) is the handshake restarted.
+  std::chrono::milliseconds probe_patience{2000};
   /// While the BMC answers "busy" (0xC0), retry after this long (within the deadline).
   std::chrono::milliseconds busy_retry{300};
   /// Number of shared UDP sockets; sessions are spread over them and demultiplexed by

@@ -79,10 +79,17 @@ struct Exchange {
   bool finished = false;
   bool retried = false;  ///< already re-sent once after a stale keep-alive connection
   std::weak_ptr<Connection> conn;
+  /// Hedged GETs: the second connection carrying it, and how many connections still do (a
+  /// carrier that fails leaves the exchange to the other; the first answer completes it).
+  std::weak_ptr<Connection> conn2;
+  int carriers = 0;
+  bool hedged = false;
+  std::optional<asio::steady_timer> hedge_timer;
 
   void finish(HttpResult r) {
     if (finished) return;
     finished = true;
+    if (hedge_timer) hedge_timer->cancel();
     if (slot.is_connected()) slot.clear();
     r.step = step;
     asio::post(ex, [h = std::move(handler), r = std::move(r)]() mutable { h(std::move(r)); });
@@ -175,7 +182,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void run(std::shared_ptr<Exchange> x) {
     cur_ = std::move(x);
-    cur_->conn = weak_from_this();
+    if (cur_->hedged && cur_->conn.lock())
+      cur_->conn2 = weak_from_this();
+    else
+      cur_->conn = weak_from_this();
+    ++cur_->carriers;
     if (state_ == State::Idle) {
       take_from_idle();
       state_ = State::Busy;
@@ -213,6 +224,14 @@ class Connection : public std::enable_shared_from_this<Connection> {
     if (auto ep = ep_.lock()) ep->on_closed(this);
   }
 
+  /// This connection carries an exchange another connection has completed (the slower copy of
+  /// a hedged GET): close it, the reply is not wanted.
+  void drop_finished(const std::shared_ptr<Exchange>& x) {
+    if (cur_ != x) return;
+    cur_.reset();
+    close();
+  }
+
   void set_idle_iterator(std::list<std::weak_ptr<Connection>>::iterator it) {
     idle_it_ = it;
     in_idle_ = true;
@@ -234,7 +253,11 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void fail(ErrorKind k, std::string reason) {
     auto x = cur_;
     cur_.reset();
-    if (x) x->fail(k, std::move(reason));
+    // A hedged GET another connection still carries: that one answers (or fails) for it.
+    if (x && x->carriers > 1)
+      --x->carriers;
+    else if (x)
+      x->fail(k, std::move(reason));
     close();
   }
 
@@ -486,6 +509,9 @@ class Connection : public std::enable_shared_from_this<Connection> {
     cur_.reset();
     lowest().expires_never();
     x->finish(std::move(res));
+    // The losing carrier of a hedged GET is still waiting: drop it.
+    for (auto* w : {&x->conn, &x->conn2})
+      if (auto other = w->lock(); other && other.get() != this) other->drop_finished(x);
     if (!keep) return close();
     state_ = State::Idle;
     if (auto ep = ep_.lock())
@@ -498,6 +524,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
   void retry_fresh() {
     auto x = std::move(cur_);
     cur_.reset();
+    --x->carriers;
     x->retried = true;
     x->step = WireStep::Queue;
     auto ep = ep_.lock();
@@ -609,7 +636,32 @@ void Endpoint::request(HttpRequest req, Clock::time_point deadline, asio::cancel
       if (xx && ep) ep->cancel_exchange(xx);
     });
   }
+  if (limits_.hedge.count() > 0 && x->req.method == Method::Get) {
+    x->hedge_timer.emplace(ex_);
+    x->hedge_timer->expires_after(limits_.hedge);
+    std::weak_ptr<Exchange> wx = x;
+    std::weak_ptr<Endpoint> wep = weak_from_this();
+    x->hedge_timer->async_wait([wx, wep](error_code ec) {
+      if (ec) return;
+      auto xx = wx.lock();
+      auto ep = wep.lock();
+      if (xx && ep) ep->hedge(xx);
+    });
+  }
   queue_.push_back(std::move(x));
+  dispatch();
+}
+
+void Endpoint::hedge(const std::shared_ptr<Exchange>& x) {
+  if (x->finished || x->hedged || x->carriers != 1) return;  // queued, or already hedged
+  if (x->deadline - Clock::now() < limits_.hedge / 2) return;  // too late to help
+  // Only onto a connection that is free now: never ahead of other queued requests.
+  bool room = static_cast<int>(conns_.size()) < limits_.max_per_host;
+  for (auto& c : conns_)
+    if (c->state() == Connection::State::Idle) room = true;
+  if (!room) return;
+  x->hedged = true;
+  queue_.push_front(x);
   dispatch();
 }
 
@@ -618,12 +670,14 @@ void Endpoint::cancel_exchange(const std::shared_ptr<Exchange>& x) {
   auto it = std::find(queue_.begin(), queue_.end(), x);
   if (it != queue_.end()) queue_.erase(it);
   auto c = x->conn.lock();
+  auto c2 = x->conn2.lock();
   HttpResult r;
   r.error = ErrorKind::Interrupted;
   r.reason = "cancelled";
   r.cancelled = true;
   x->finish(std::move(r));
   if (c) c->abort(false);
+  if (c2) c2->abort(false);
 }
 
 void Endpoint::requeue_front(std::shared_ptr<Exchange> x) {

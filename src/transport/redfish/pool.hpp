@@ -29,6 +29,11 @@ struct WireLimits {
   std::size_t max_header = 32 * 1024;
   Millis connect{5000}, handshake{5000}, request{15000};
   int max_per_host = 2;
+  /// A GET with no answer after this long is sent again on a second connection (a fresh one,
+  /// or the BMC's other idle one), the first answer wins: on a lossy path one TCP connection
+  /// can sit in retransmission back-off (1, 2, 4, 8 s ...) while a new one gets through.  A GET
+  /// may run twice; nothing else is hedged.  0: never.
+  Millis hedge{0};
 };
 
 class Connection;
@@ -96,6 +101,8 @@ class Endpoint final : public HttpEndpoint, public std::enable_shared_from_this<
   const std::shared_ptr<boost::asio::ssl::context>& ssl_context() const { return ctx_; }
   ConnBudget& budget() { return *budget_; }
   void cancel_exchange(const std::shared_ptr<Exchange>& x);
+  /// The hedge timer of a GET fired: send it on a second connection if one is free.
+  void hedge(const std::shared_ptr<Exchange>& x);
 
  private:
   boost::asio::any_io_executor ex_;

@@ -85,6 +85,7 @@ class RedfishBackend final : public Backend {
       lim.connect = opts_.connect_timeout;
       lim.handshake = opts_.handshake_timeout;
       lim.request = opts_.request_timeout;
+      lim.hedge = opts_.hedge_after;
       lim.max_per_host = std::clamp(opts_.max_conns_per_bmc, 1, 2);
       Bmc b;
       b.ep = std::make_shared<Endpoint>(ex_, t.bmc, port, tls, std::move(ctx_ssl), budget_, lim);

@@ -36,6 +36,9 @@ struct Options {
   Millis connect_timeout{5000};
   Millis handshake_timeout{5000};
   Millis request_timeout{15000};
+  /// A GET unanswered this long goes out again on a second connection; the first answer wins
+  /// (see WireLimits::hedge).  0: never.
+  Millis hedge_after{3000};
   Millis cycle_off_poll{1000};  ///< poll interval while emulating cycle (wait for Off)
   int busy_retries = 3;         ///< 503 retries (honouring Retry-After) before Busy
   bool plain_http = false;      ///< talk plain HTTP (simulator --http); target var scheme=http too

@@ -51,6 +51,7 @@ class MiniServer {
   bool close_after_response = false;  ///< drop the socket after each reply (keep-alive claimed)
   std::size_t big_body = 0;           ///< if >0, the system resource is this large
   Millis delay{40};
+  int stall_first = 0;  ///< the first this many connections read requests and never answer
   void stop() {
     if (!thread_.joinable()) return;
     asio::post(io_, [this] {
@@ -72,6 +73,7 @@ class MiniServer {
     http::response<http::string_body> res;
     asio::steady_timer timer;
     bool counted_closed = false;
+    int ordinal = 0;
   };
 
   void accept() {
@@ -81,6 +83,7 @@ class MiniServer {
       int now = ++stats_.open;
       if (now > stats_.max_open) stats_.max_open = now;
       auto c = std::make_shared<Conn>(std::move(s));
+      c->ordinal = stats_.accepted;
       socks_.push_back(std::shared_ptr<tcp::socket>(c, &c->sock));
       read(c);
       accept();
@@ -103,6 +106,7 @@ class MiniServer {
       ++stats_.requests;
       if (c->req["OData-Version"] != "4.0" || c->req["Accept-Encoding"] != "identity")
         stats_.headers_ok = false;
+      if (c->ordinal <= stall_first) return held_.push_back(c);  // read, never answer
       c->timer.expires_after(delay);
       c->timer.async_wait([this, c](boost::system::error_code) { respond(c); });
     });
@@ -155,6 +159,7 @@ class MiniServer {
   tcp::acceptor acc_;
   ServerStats& stats_;
   std::vector<std::weak_ptr<tcp::socket>> socks_;
+  std::vector<std::shared_ptr<Conn>> held_;  ///< stalled connections, kept open
 };
 
 struct Op {
@@ -350,6 +355,37 @@ TEST_CASE("wire: refused connection and a silent peer", "[redfish][wire]") {
   CHECK(ops[1]->out.error == ErrorKind::Timeout);
   CHECK(ops[1]->out.reason.find("timed out waiting for the reply to the service root") !=
         std::string::npos);
+}
+
+TEST_CASE("wire: a GET stuck on one connection is hedged on a second one", "[redfish][wire]") {
+  for (bool hedge : {true, false}) {
+    CAPTURE(hedge);
+    asio::io_context io;
+    ServerStats stats;
+    MiniServer srv(stats);
+    srv.stall_first = 1;  // the first connection swallows its request (a stalled TCP path)
+    srv.start();
+    redfish::Options o;
+    o.hedge_after = hedge ? Millis(200) : Millis(0);
+    o.session_linger = Millis(0);
+    auto b = redfish::make_backend(io.get_executor(), o);
+    auto ops = run_ops(io, *b, {{srv.port, "N2"}}, Millis(1500));
+    auto t0 = Clock::now();
+    io.run_for(std::chrono::seconds(5));
+    auto took = Clock::now() - t0;
+    REQUIRE(ops[0]->calls == 1);  // completes exactly once, hedged or not
+    INFO(ops[0]->out.reason);
+    if (hedge) {
+      CHECK(ops[0]->out.ok());
+      CHECK(ops[0]->out.state == PowerState::On);
+      CHECK(stats.accepted >= 2);
+      CHECK(took < std::chrono::milliseconds(1400));
+    } else {
+      CHECK(ops[0]->out.error == ErrorKind::Timeout);
+      CHECK(ops[0]->out.reason.find("service root") != std::string::npos);
+    }
+    srv.stop();
+  }
 }
 
 TEST_CASE("wire: cancellation aborts the socket and completes once", "[redfish][wire]") {

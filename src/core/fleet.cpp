@@ -143,9 +143,21 @@ class Operation : public std::enable_shared_from_this<Operation> {
       return finish(std::move(out));
     }
     // A backend that carried out the cycle itself (PDU outlets: all off, wait, all on) says so.
-    for (auto& [k, v] : out.facts)
+    bool read_after = false;
+    for (auto& [k, v] : out.facts) {
       if (k == "cycled" && v == "off-on") seen_not_on_ = true;
+      if (k == "state_after") read_after = true;
+    }
     if (!o_.wait && !(act_ == Action::Soft && o_.then_force)) return finish(Outcome::success("ok"));
+    // The backend read the state right after the action, in the same session (IPMI: Get
+    // Chassis Status after the Chassis Control): a node that switched at once is verified
+    // without waiting for the first poll.  On and off only: a cycle or reset reads on
+    // before it has even begun.
+    if (read_after && (act_ == Action::On || act_ == Action::Off) && out.state != PowerState::Unknown) {
+      last_ = out.state;
+      if (out.state != PowerState::On) seen_not_on_ = true;
+      if (out.state == want_) return reached();
+    }
     schedule_poll();
   }
 

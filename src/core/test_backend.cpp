@@ -58,15 +58,20 @@ Outcome TestBackend::apply(const OpContext& ctx, Node& n) {
   };
   switch (ctx.request.action) {
     case Action::Status: {
+      ++status_reads_;
       auto st = state_of(t.name);
       return Outcome::success(std::string(power_state_name(st)), st);
     }
     case Action::On:
-      power(PowerState::On, transition);
-      return Outcome::success("ok");
-    case Action::Off:
-      power(PowerState::Off, Millis(0));
-      return Outcome::success("ok");
+    case Action::Off: {
+      power(ctx.request.action == Action::On ? PowerState::On : PowerState::Off,
+            ctx.request.action == Action::On ? transition : Millis(0));
+      if (t.var_or("test_read_after", "false") != "true") return Outcome::success("ok");
+      auto st = state_of(t.name);
+      auto o = Outcome::success("ok", st);
+      o.facts.emplace_back("state_after", std::string(power_state_name(st)));
+      return o;
+    }
     case Action::Soft:
       power(PowerState::Off, transition);
       return Outcome::success("ok");

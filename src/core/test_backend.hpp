@@ -17,6 +17,8 @@ namespace fleetpower {
 ///   test_transition: DURATION   how long a power change stays "powering on/off" (default 0)
 ///   test_fail: KIND[:message]   every operation fails with that error kind (auth, timeout, ...)
 ///   test_hang: true             never answers: completes only when cancelled
+///   test_read_after: true       on/off report the state read right after the action (fact
+///                               state_after), as the IPMI backend does in the same session
 class TestBackend final : public Backend {
  public:
   struct Event {
@@ -32,6 +34,8 @@ class TestBackend final : public Backend {
   /// Power actions actually carried out, in order (checked by tests: never twice).
   const std::vector<Event>& events() const { return events_; }
   PowerState state_of(const std::string& target) const;
+  /// Status operations answered (reads and polls), to check how often the fleet layer polls.
+  int status_reads() const { return status_reads_; }
 
  private:
   struct Node {
@@ -44,6 +48,7 @@ class TestBackend final : public Backend {
   asio::any_io_executor ex_;
   std::map<std::string, Node> nodes_;
   std::vector<Event> events_;
+  int status_reads_ = 0;
 };
 
 }  // namespace fleetpower

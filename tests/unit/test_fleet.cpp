@@ -81,6 +81,44 @@ TEST_CASE("on verifies the end state; already-on nodes are left alone", "[fleet]
   CHECK(test->events().size() == 16);
 }
 
+TEST_CASE("a state read right after the action verifies without polling", "[fleet]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto tb = std::make_unique<TestBackend>(io.get_executor());
+  auto* test = tb.get();
+  reg.add("test", std::move(tb));
+  Scheduler s(io, reg, {});
+  s.set_runner(make_fleet_runner(fast()));
+  // Switches at once: one read before, the backend's read after the action, no poll.
+  Fleet f(6, {{"test_read_after", "true"}});
+  for (Action a : {Action::On, Action::Off}) {
+    int before = test->status_reads();
+    auto out = s.run(f.jobs(a));
+    for (auto& o : out) {
+      INFO(outcome_text(o));
+      REQUIRE(o.ok());
+      CHECK(o.result == (a == Action::On ? "on" : "off"));
+    }
+    CHECK(test->status_reads() - before == 6);
+  }
+  // Still powering on when read after the action: verified by polling as before.
+  Fleet slow(6, {{"test_read_after", "true"}, {"test_transition", "150ms"}});
+  int before = test->status_reads();
+  auto out = s.run(slow.jobs(Action::On));
+  for (auto& o : out) {
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(o.result == "on");
+  }
+  CHECK(test->status_reads() - before >= 12);
+  // A cycle is never verified by the read after it (power reads on before the cycle began).
+  Fleet cyc(3, {{"test_read_after", "true"}, {"test_state", "on"}});
+  before = test->status_reads();
+  out = s.run(cyc.jobs(Action::Cycle));
+  for (auto& o : out) REQUIRE(o.ok());
+  CHECK(test->status_reads() - before >= 6);
+}
+
 TEST_CASE("verification times out with the last state seen", "[fleet]") {
   asio::io_context io;
   BackendRegistry reg;

@@ -486,6 +486,8 @@ class Session : public std::enable_shared_from_this<Session> {
       return finish(std::move(pending_));
     }
     if (cc == IPMI_COMP_CODE_NODE_BUSY) return retry_busy(ci);
+    // The read after an accepted on/off failed: the action stands, the fleet layer polls.
+    if (cc != 0 && reading_after_) return conclude(accepted_without_read());
     if (cc != 0 && sent_ == Sent::GetPowerReading &&
         completion_code_kind(static_cast<std::uint8_t>(cc)) == ErrorKind::Unsupported) {
       // No DCMI (or no power meter): the node answered, it just has no reading.  Never zero.
@@ -674,7 +676,15 @@ class Session : public std::enable_shared_from_this<Session> {
         return on_chassis_status(rs);
       case Sent::ChassisControl:
         if (confirm_note_) facts_.emplace_back("confirmed", "control re-sent after state check");
-        // Accepted, not yet reached: the fleet layer verifies the end state by polling.
+        // Accepted.  On and off: read the state in the same session (one more round trip, no
+        // new handshake); a node that switched at once is verified without a poll.  Otherwise
+        // (and when that read fails) the fleet layer verifies the end state by polling.
+        if ((req_.action == Action::On || req_.action == Action::Off) &&
+            eng_.options().read_after_control &&
+            deadline_ - Clock::now() > eng_.options().retransmit_base * 2) {
+          reading_after_ = true;
+          return send_simple(Sent::GetChassisStatus);
+        }
         return conclude(Outcome::success("ok"));
       case Sent::ChassisIdentify: {
         std::string r =
@@ -726,6 +736,11 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!rs.u64("current_power_state.power_is_on", on))
       return (void)fail(ErrorKind::Protocol, "Get Chassis Status reply too short");
     PowerState st = on ? PowerState::On : PowerState::Off;
+    if (reading_after_) {
+      reading_after_ = false;
+      facts_.emplace_back("state_after", std::string(power_state_name(st)));
+      return conclude(Outcome::success("ok", st));
+    }
     if (confirming_) {
       // A Chassis Control reply did not come: the state tells whether it was acted on.
       confirming_ = false;
@@ -735,6 +750,7 @@ class Session : public std::enable_shared_from_this<Session> {
           ((req_.action == Action::Soft || req_.action == Action::Cycle) && st == PowerState::Off);
       if (done_by_state) {
         control_waiting_ = false;
+        facts_.emplace_back("state_after", std::string(power_state_name(st)));
         facts_.emplace_back("confirmed", fmt::format("power {} read after the Chassis Control "
                                                      "reply was lost",
                                                      power_state_name(st)));
@@ -1070,9 +1086,16 @@ class Session : public std::enable_shared_from_this<Session> {
                             fmt::format("timed out waiting for {}{}", step, hint(sent_)));
   }
 
+  /// An on/off the BMC accepted whose read-back did not complete.
+  Outcome accepted_without_read() {
+    reading_after_ = false;
+    return Outcome::success("ok");
+  }
+
   void on_deadline() {
     if (finished_) return;
     if (closing_) return finish(std::move(pending_));
+    if (reading_after_) return abort(accepted_without_read());
     abort(timeout_outcome(false));
   }
 
@@ -1083,6 +1106,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // The operation itself is complete; only the close is pending.
       return finish(std::move(pending_));
     }
+    if (reading_after_) return abort(accepted_without_read());
     abort(timeout_outcome(interrupted));
   }
 
@@ -1196,7 +1220,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint8_t cs_index_ = 0;
   std::vector<std::uint8_t> cs_records_;
   bool probing_ = false;  ///< established_ is a guess until Set Session Privilege answers
-  bool probe_confirmed_ = false;  ///< a late RAKP 4 proved the probed session active
+  bool probe_confirmed_ = false;
+  bool reading_after_ = false;  ///< Get Chassis Status after an accepted on/off  ///< a late RAKP 4 proved the probed session active
   int restarts_ = 0;
   bool control_waiting_ = false;  ///< a Chassis Control reply is outstanding
   bool resend_blocked_ = false;   ///< non-idempotent control: wait, never re-send

@@ -32,6 +32,9 @@ struct Options {
   std::chrono::milliseconds retransmit_max{2000};
   /// After an error or cancellation, wait at most this long for the Close Session reply.
   std::chrono::milliseconds close_grace{250};
+  /// After an accepted on/off, read the power state in the same session (fact state_after):
+  /// the fleet layer then verifies a node that switched at once without polling.
+  bool read_after_control = true;
   /// A session whose RAKP 4 never came is probed (Set Session Privilege Level); only when the
   /// probe has gone unanswered this long (and three round trips) is the handshake restarted.
   std::chrono::milliseconds probe_patience{2000};

@@ -50,6 +50,7 @@ enum class Step : std::uint8_t {
   GetPowerSupply,
   GetPowerSupplyMetrics,
   BusyWait,
+  ReadAfter,
 };
 
 std::string_view step_text(Step s) {
@@ -96,6 +97,8 @@ std::string_view step_text(Step s) {
       return "a power supply's metrics";
     case Step::BusyWait:
       return "the BMC to stop being busy";
+    case Step::ReadAfter:
+      return "the power state after the reset";
   }
   return "?";
 }
@@ -170,6 +173,9 @@ class Operation : public std::enable_shared_from_this<Operation> {
   // -- completion & cancellation ---------------------------------------------------------------
   void finish(Outcome o) {
     if (finished_) return;
+    // The reset was accepted; only the read after it failed (or ran out of time): the action
+    // stands, and the fleet layer verifies by polling.
+    if (step_ == Step::ReadAfter && !o.ok()) o = reset_accepted();
     finished_ = true;
     error_code ig;
     timer_.cancel();
@@ -635,6 +641,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
       if (auto* h = hooks())
         if (auto mapped = h->redfish_power_state(sys_.raw_power_state)) sys_.state = *mapped;
     if (step_ == Step::WaitOff) return on_wait_off();
+    if (step_ == Step::ReadAfter) return on_read_after();
     if (step_ == Step::ConfirmBoot) return on_confirm_boot(v);
     if (detect_pending_) {
       after_manager_ = &Operation::on_detect_manager;
@@ -792,10 +799,26 @@ class Operation : public std::enable_shared_from_this<Operation> {
     (this->*after_reset_)();
   }
 
-  void on_reset_done() {
+  Outcome reset_accepted() const {
     Outcome o = Outcome::success("ok");
     if (cycle_emulated_) o.facts.emplace_back("cycle", "emulated");
     if (restart_emulated_) o.facts.emplace_back("restart", "emulated (GracefulShutdown, On)");
+    return o;
+  }
+  void on_reset_done() {
+    // On and off: read the system once more on the warm connection; a node that switched at
+    // once (a ForceOff, usually) is then verified without the fleet layer's first poll.
+    if ((req_.action == Action::On || req_.action == Action::Off) && !cycle_emulated_ &&
+        !restart_emulated_ && opts_.read_after_reset &&
+        deadline_ - Clock::now() > std::chrono::seconds(2))
+      return get_system(Step::ReadAfter);
+    finish(reset_accepted());
+  }
+  void on_read_after() {
+    Outcome o = reset_accepted();
+    o.state = sys_.state;
+    if (sys_.state != PowerState::Unknown)
+      o.facts.emplace_back("state_after", std::string(power_state_name(sys_.state)));
     finish(std::move(o));
   }
 

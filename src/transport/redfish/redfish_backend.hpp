@@ -39,6 +39,9 @@ struct Options {
   /// A GET unanswered this long goes out again on a second connection; the first answer wins
   /// (see WireLimits::hedge).  0: never.
   Millis hedge_after{3000};
+  /// After an accepted On/ForceOff, GET the system once more (fact state_after): the fleet
+  /// layer verifies a node that switched at once without polling.
+  bool read_after_reset = true;
   Millis cycle_off_poll{1000};  ///< poll interval while emulating cycle (wait for Off)
   int busy_retries = 3;         ///< 503 retries (honouring Retry-After) before Busy
   bool plain_http = false;      ///< talk plain HTTP (simulator --http); target var scheme=http too

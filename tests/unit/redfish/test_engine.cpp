@@ -163,6 +163,16 @@ TEST_CASE("actions use the discovered target and allowed values", "[redfish][eng
     CHECK(o.result == "ok");
     REQUIRE(h.bmc->resets == std::vector<std::string>{"ForceOff"});
     CHECK(h.bmc->count(Method::Post, "/Systems/437XR1138R2/Actions/ComputerSystem.Reset") == 1);
+    // The system read once more after the reset: the fleet layer verifies off from it.
+    CHECK(o.state == PowerState::Off);
+    CHECK(has_fact(o, "state_after", "off"));
+    // Without the read-after, no state is claimed.
+    h.opts.read_after_reset = false;
+    h.bmc->power = "On";
+    o = h.run(Action::Off);
+    REQUIRE(o.ok());
+    CHECK(o.state == PowerState::Unknown);
+    CHECK_FALSE(has_fact(o, "state_after", "off"));
   }
   SECTION("iLO-style success wrapped in an error object is still success") {
     Harness h("csm-DL325");

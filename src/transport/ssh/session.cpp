@@ -52,6 +52,7 @@ class Session : public std::enable_shared_from_this<Session> {
         socket_(ex),
         sd_(ex),
         step_timer_(ex),
+        repoll_timer_(ex),
         released_(std::move(released)) {}
 
   ~Session() { teardown(); }
@@ -331,29 +332,36 @@ class Session : public std::enable_shared_from_this<Session> {
     });
   }
 
-  /// Moves what the channel has into buf_ (stdout and stderr).  Again when nothing came.
+  /// Moves what the channel has into buf_ (stdout and stderr).
+  /// libssh reads the socket while it is asked about either stream: reading stderr can pull a
+  /// packet of stdout (the prompt after a reply) into its buffer and drain the socket, which
+  /// then never becomes readable for it.  So: passes until one reads nothing and neither
+  /// stream has buffered data (and wait_io re-polls on a timer as well).
   Res read_available() {
     char tmp[4096];
-    bool got = false;
-    for (int stream = 0; stream < 2; ++stream) {
-      for (;;) {
-        int n = ssh_channel_read_nonblocking(ch_, tmp, sizeof tmp, stream);
-        if (n == SSH_EOF) {
-          eof_ = true;
-          break;
+    for (int pass = 0; pass < 64; ++pass) {
+      bool got = false;
+      for (int stream = 0; stream < 2; ++stream) {
+        for (;;) {
+          int n = ssh_channel_read_nonblocking(ch_, tmp, sizeof tmp, stream);
+          if (n == SSH_EOF) {
+            eof_ = true;
+            break;
+          }
+          if (n < 0) return Res::Fail;
+          if (n == 0) break;
+          got = true;
+          if (buf_.size() + static_cast<std::size_t>(n) > spec_.max_reply) {
+            overflow_ = true;
+            return Res::Fail;
+          }
+          buf_.append(tmp, static_cast<std::size_t>(n));
         }
-        if (n < 0) return Res::Fail;
-        if (n == 0) break;
-        got = true;
-        if (buf_.size() + static_cast<std::size_t>(n) > spec_.max_reply) {
-          overflow_ = true;
-          return Res::Fail;
-        }
-        buf_.append(tmp, static_cast<std::size_t>(n));
       }
+      if (!got && !eof_ && (ssh_channel_poll(ch_, 0) > 0 || ssh_channel_poll(ch_, 1) > 0)) got = true;
+      if (!got) break;
     }
     if (ssh_channel_is_eof(ch_)) eof_ = true;
-    (void)got;
     return Res::Ok;
   }
 
@@ -432,13 +440,26 @@ class Session : public std::enable_shared_from_this<Session> {
     next(r);
   }
 
+  /// Waits for the socket, and re-polls after kRepoll in any case: data libssh has already
+  /// buffered (see read_available) never makes the socket readable.  Whichever comes first
+  /// pumps; the other is stale (wait_gen_).
   void wait_io() {
     int flags = ssh_get_poll_flags(s_);
     auto w = (flags & SSH_WRITE_PENDING) ? asio::posix::descriptor_base::wait_write
                                          : asio::posix::descriptor_base::wait_read;
-    sd_.async_wait(w, [self = shared_from_this()](error_code ec) {
-      if (!self->live()) return;
+    const unsigned gen = ++wait_gen_;
+    sd_.async_wait(w, [self = shared_from_this(), gen](error_code ec) {
+      if (!self->live() || gen != self->wait_gen_) return;
       if (ec) return self->fail(ErrorKind::Connection, fmt::format("waiting on {}: {}", self->where(), ec.message()));
+      ++self->wait_gen_;
+      self->repoll_timer_.cancel();
+      self->pump();
+    });
+    repoll_timer_.expires_after(kRepoll);
+    repoll_timer_.async_wait([wk = weak_from_this(), gen](error_code ec) {
+      auto self = wk.lock();
+      if (!self || ec || !self->live() || gen != self->wait_gen_) return;
+      ++self->wait_gen_;
       self->pump();
     });
   }
@@ -587,6 +608,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void teardown() {
     error_code ec;
+    repoll_timer_.cancel();
     socket_.close(ec);
     if (sd_.is_open()) {
       int fd = sd_.release();  // libssh owns the descriptor and closes it
@@ -612,6 +634,9 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::ip::tcp::socket socket_;
   asio::posix::stream_descriptor sd_;
   asio::steady_timer step_timer_;
+  asio::steady_timer repoll_timer_;
+  unsigned wait_gen_ = 0;
+  static constexpr Millis kRepoll{100};
   std::function<void()> released_;
   ssh_session s_ = nullptr;
   ssh_channel ch_ = nullptr;

@@ -29,6 +29,20 @@ FleetOptions fast() {
   return o;
 }
 
+/// The test backend behind a scheduler: what most cases here start from.
+struct TestRig {
+  asio::io_context io;
+  BackendRegistry reg;
+  TestBackend* test = add_backend(io, reg);
+  Scheduler s{io, reg, {}};
+  static TestBackend* add_backend(asio::io_context& io, BackendRegistry& reg) {
+    auto tb = std::make_unique<TestBackend>(io.get_executor());
+    auto* t = tb.get();
+    reg.add("test", std::move(tb));
+    return t;
+  }
+};
+
 /// A BMC whose power-control replies are lost (the action is carried out, the answer never
 /// arrives), to check that the fleet layer never sends the action twice.
 class LossyBackend final : public Backend {
@@ -82,12 +96,9 @@ TEST_CASE("on verifies the end state; already-on nodes are left alone", "[fleet]
 }
 
 TEST_CASE("a state read right after the action verifies without polling", "[fleet]") {
-  asio::io_context io;
-  BackendRegistry reg;
-  auto tb = std::make_unique<TestBackend>(io.get_executor());
-  auto* test = tb.get();
-  reg.add("test", std::move(tb));
-  Scheduler s(io, reg, {});
+  TestRig rig;
+  auto* test = rig.test;
+  auto& s = rig.s;
   s.set_runner(make_fleet_runner(fast()));
   // Switches at once: one read before, the backend's read after the action, no poll.
   Fleet f(6, {{"test_read_after", "true"}});
@@ -261,12 +272,10 @@ TEST_CASE("soft --then-force forces off what stays on", "[fleet]") {
 }
 
 TEST_CASE("waves, canary and max-fail", "[fleet][waves]") {
-  asio::io_context io;
-  BackendRegistry reg;
-  auto tb = std::make_unique<TestBackend>(io.get_executor());
-  auto* test = tb.get();
-  reg.add("test", std::move(tb));
-  Scheduler s(io, reg, {});
+  TestRig rig;
+  auto& io = rig.io;
+  auto* test = rig.test;
+  auto& s = rig.s;
   s.set_runner(make_fleet_runner(fast()));
 
   SECTION("waves of 20 with a delay run in order") {
@@ -339,12 +348,10 @@ TEST_CASE("the power governor holds circuit budgets on actual send times", "[fle
   for (auto& t : inv.targets) all.push_back(&t);
   auto plan = make_power_plan(inv, all);
 
-  asio::io_context io;
-  BackendRegistry reg;
-  auto tb = std::make_unique<TestBackend>(io.get_executor());
-  auto* test = tb.get();
-  reg.add("test", std::move(tb));
-  Scheduler s(io, reg, {});
+  TestRig rig;
+  auto& io = rig.io;
+  auto* test = rig.test;
+  auto& s = rig.s;
   FleetOptions o = fast();
   o.governor = std::make_shared<PowerGovernor>(io.get_executor(), inv, plan);
   s.set_runner(make_fleet_runner(o));

@@ -177,7 +177,6 @@ class Operation : public std::enable_shared_from_this<Operation> {
     // stands, and the fleet layer verifies by polling.
     if (step_ == Step::ReadAfter && !o.ok()) o = reset_accepted();
     finished_ = true;
-    error_code ig;
     timer_.cancel();
     deadline_timer_.cancel();
     if (cancel_.is_connected()) cancel_.clear();

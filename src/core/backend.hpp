@@ -39,6 +39,9 @@ class Backend {
   virtual ~Backend() = default;
   virtual std::string_view name() const = 0;
   virtual void start(OpContext ctx, CompletionFn done) = 0;
+  /// True when this backend handles Request::read_first for the target: the power state read,
+  /// the decision and the action in one exchange (IPMI: one RMCP+ session instead of two).
+  virtual bool reads_first(const Target&) const { return false; }
   /// Best-effort graceful shutdown (close idle sessions/connections).  Called once at the end;
   /// the caller then runs the loop until it has no work left or a short grace expires, so once
   /// its closing exchanges are done a backend must leave nothing pending (close its sockets,

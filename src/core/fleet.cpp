@@ -38,6 +38,13 @@ class Operation : public std::enable_shared_from_this<Operation> {
 
   void begin() {
     started_ = Clock::now();
+    // Read, decide and act in one exchange when the backend can; not under --dry-run or
+    // --force (no decision to make), nor when a power-on must first get room on its circuit
+    // (the governor is asked between the read and the action).
+    const bool governed = o_.governor && (action() == Action::On || action() == Action::Cycle ||
+                                          action() == Action::Reset);
+    if (!o_.dry_run && !o_.force && !governed && ctx_->backend->reads_first(ctx_->target))
+      return read_and_act();
     read_state();
   }
 
@@ -93,16 +100,53 @@ class Operation : public std::enable_shared_from_this<Operation> {
       }
       return finish(Outcome::success(what, st.state));
     }
-    if (!o_.force && ((a == Action::On && on) || ((a == Action::Off || a == Action::Soft) && off))) {
-      return finish(Outcome::success(fmt::format("already {}", on ? "on" : "off"), st.state));
-    }
-    act_ = a;
+    PowerDecision d = decide_power(a, st.state);
+    if (!o_.force && !d.send) return finish(Outcome::success(d.result, st.state));
     want_ = (a == Action::Off || a == Action::Soft) ? PowerState::Off : PowerState::On;
-    if ((a == Action::Cycle || a == Action::Reset) && off) {
-      act_ = Action::On;  // cycle/reset of a node that is off powers it on (documented)
-      note_ = " (was off)";
+    act_ = a;
+    if (d.send) {
+      act_ = d.action;
+      note_ = d.note;
     }
     act();
+  }
+
+  /// One exchange: the backend reads the state, decides with decide_power() and acts (or not).
+  void read_and_act() {
+    step_ = Step::Act;
+    acted_at_ = Clock::now();
+    Request r = ctx_->request;
+    r.read_first = true;
+    call(r, [self = shared_from_this()](Outcome out) { self->on_read_and_acted(std::move(out)); });
+  }
+
+  void on_read_and_acted(Outcome out) {
+    std::optional<PowerState> before;
+    std::string acted;
+    for (auto it = out.facts.begin(); it != out.facts.end();) {
+      if (it->first == "state_before") before = power_state_from_name(it->second);
+      else if (it->first == "acted") acted = it->second;
+      else {
+        ++it;
+        continue;
+      }
+      it = out.facts.erase(it);
+    }
+    if (!before || acted.empty()) {
+      // Nothing was sent: the read itself failed (or was cut short).
+      if (stopped()) return finish_cancelled(std::move(out));
+      if (out.ok()) out = Outcome::failure(ErrorKind::Protocol, "the backend neither read the state nor acted");
+      out.reason = "reading the power state: " + out.reason;
+      return finish(std::move(out));
+    }
+    initial_ = *before;
+    if (acted == "none") return finish(std::move(out));  // already in the asked state
+    auto a = parse_action(acted);
+    if (!a) return finish(Outcome::failure(ErrorKind::Internal, "backend acted with an unknown action: " + acted));
+    want_ = (action() == Action::Off || action() == Action::Soft) ? PowerState::Off : PowerState::On;
+    act_ = *a;
+    note_ = decide_power(action(), *before).note;
+    on_acted(std::move(out));
   }
 
   void act() {

@@ -56,7 +56,24 @@ Outcome TestBackend::apply(const OpContext& ctx, Node& n) {
     n.settles_at = now + takes;
     if (takes.count() == 0) n.settled = to;
   };
-  switch (ctx.request.action) {
+  const Action a = ctx.request.action;
+  if (ctx.request.read_first &&
+      (a == Action::On || a == Action::Off || a == Action::Soft || a == Action::Cycle || a == Action::Reset)) {
+    ++status_reads_;
+    auto st = state_of(t.name);
+    PowerDecision d = decide_power(a, st);
+    Outcome o = Outcome::success(d.result, st);
+    if (d.send) {
+      Request r = ctx.request;
+      r.read_first = false;
+      r.action = d.action;
+      o = apply(OpContext{ctx.target, ctx.credential, r, ctx.deadline, ctx.cancel}, n);
+    }
+    o.facts.insert(o.facts.begin(), {{"state_before", std::string(power_state_name(st))},
+                                     {"acted", d.send ? std::string(action_name(d.action)) : "none"}});
+    return o;
+  }
+  switch (a) {
     case Action::Status: {
       ++status_reads_;
       auto st = state_of(t.name);
@@ -114,7 +131,10 @@ Outcome TestBackend::apply(const OpContext& ctx, Node& n) {
   return Outcome::failure(ErrorKind::Internal, "unhandled action");
 }
 
+bool TestBackend::reads_first(const Target& t) const { return t.var_or("test_read_first", "false") == "true"; }
+
 void TestBackend::start(OpContext ctx, CompletionFn done) {
+  ++starts_;
   const Target& t = ctx.target;
   auto timer = std::make_shared<asio::steady_timer>(ex_);
   bool hang = t.var_or("test_hang", "false") == "true" || t.var_or("test_hang", "false") == "yes";

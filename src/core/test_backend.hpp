@@ -19,6 +19,8 @@ namespace fleetpower {
 ///   test_hang: true             never answers: completes only when cancelled
 ///   test_read_after: true       on/off report the state read right after the action (fact
 ///                               state_after), as the IPMI backend does in the same session
+///   test_read_first: true       reads_first(): power actions read the state, decide and act in
+///                               one exchange (Request::read_first), as the IPMI backend does
 class TestBackend final : public Backend {
  public:
   struct Event {
@@ -30,12 +32,15 @@ class TestBackend final : public Backend {
   ~TestBackend() override;
   std::string_view name() const override { return "test"; }
   void start(OpContext ctx, CompletionFn done) override;
+  bool reads_first(const Target& t) const override;
 
   /// Power actions actually carried out, in order (checked by tests: never twice).
   const std::vector<Event>& events() const { return events_; }
   PowerState state_of(const std::string& target) const;
   /// Status operations answered (reads and polls), to check how often the fleet layer polls.
   int status_reads() const { return status_reads_; }
+  /// Operations started (one per exchange with the BMC).
+  int starts() const { return starts_; }
 
  private:
   struct Node {
@@ -49,6 +54,7 @@ class TestBackend final : public Backend {
   std::map<std::string, Node> nodes_;
   std::vector<Event> events_;
   int status_reads_ = 0;
+  int starts_ = 0;
 };
 
 }  // namespace fleetpower

@@ -34,6 +34,23 @@ std::optional<Action> parse_action(std::string_view s) {
   return std::nullopt;
 }
 
+PowerDecision decide_power(Action asked, PowerState now) {
+  const bool on = now == PowerState::On || now == PowerState::PoweringOn;
+  const bool off = now == PowerState::Off || now == PowerState::PoweringOff;
+  PowerDecision d;
+  if ((asked == Action::On && on) || ((asked == Action::Off || asked == Action::Soft) && off)) {
+    d.result = on ? "already on" : "already off";
+    return d;
+  }
+  d.send = true;
+  d.action = asked;
+  if ((asked == Action::Cycle || asked == Action::Reset) && off) {
+    d.action = Action::On;  // cycle/reset of a node that is off powers it on (documented)
+    d.note = " (was off)";
+  }
+  return d;
+}
+
 bool is_destructive(Action a) {
   switch (a) {
     case Action::Off:
@@ -56,6 +73,13 @@ std::string_view power_state_name(PowerState s) {
     case PowerState::Unknown: break;
   }
   return "unknown";
+}
+
+std::optional<PowerState> power_state_from_name(std::string_view s) {
+  for (auto st : {PowerState::On, PowerState::Off, PowerState::PoweringOn, PowerState::PoweringOff,
+                  PowerState::Unknown})
+    if (power_state_name(st) == s) return st;
+  return std::nullopt;
 }
 
 std::string_view error_kind_name(ErrorKind k) {

@@ -54,6 +54,7 @@ enum class ErrorKind : std::uint8_t {
 std::string_view action_name(Action a);
 std::optional<Action> parse_action(std::string_view s);
 std::string_view power_state_name(PowerState s);
+std::optional<PowerState> power_state_from_name(std::string_view s);  /// inverse of power_state_name
 std::string_view error_kind_name(ErrorKind k);
 bool is_destructive(Action a);
 
@@ -70,7 +71,24 @@ struct Request {
   bool efi = false;         ///< bootdev: UEFI boot mode
   /// identify: -1 off, 0 on indefinitely, >0 seconds
   int identify_seconds = 15;
+  /// on/off/soft/cycle/reset, for a backend whose reads_first() is true: read the power state
+  /// first in the same session, decide with decide_power() (without --force), and send the
+  /// decided action or nothing.  The outcome then carries the facts "state_before" (once the
+  /// state was read) and "acted" (the action sent, or "none" when the node already was in the
+  /// asked state).
+  bool read_first = false;
 };
+
+/// What to send for a power action given the state read first (without --force): nothing when
+/// the node already is in the asked state ("already on"); cycle or reset of a node that is off
+/// powers it on (note " (was off)").
+struct PowerDecision {
+  bool send = false;
+  Action action = Action::Status;
+  std::string result;  ///< when !send: "already on" / "already off"
+  std::string note;    ///< when send: appended to the final result
+};
+PowerDecision decide_power(Action asked, PowerState now);
 
 /// The result of one operation on one target.  Produced exactly once by a backend
 /// (or by the scheduler for time-outs, interrupts and never-started targets).

@@ -20,6 +20,12 @@ using namespace std::chrono_literals;
 namespace {
 using Fleet = testing::TestFleet;
 
+std::string fact(const Outcome& o, std::string_view key) {
+  for (auto& [k, v] : o.facts)
+    if (k == key) return v;
+  return {};
+}
+
 FleetOptions fast() {
   FleetOptions o;
   o.op_timeout = 1s;
@@ -128,6 +134,63 @@ TEST_CASE("a state read right after the action verifies without polling", "[flee
   out = s.run(cyc.jobs(Action::Cycle));
   for (auto& o : out) REQUIRE(o.ok());
   CHECK(test->status_reads() - before >= 6);
+}
+
+TEST_CASE("read, decide and act in one exchange when the backend can", "[fleet]") {
+  TestRig rig;
+  auto* test = rig.test;
+  auto& s = rig.s;
+  s.set_runner(make_fleet_runner(fast()));
+  // Off nodes powered on: one exchange each (read, act, read after), no poll, no second read.
+  Fleet f(6, {{"test_read_first", "true"}, {"test_read_after", "true"}});
+  int starts = test->starts();
+  auto out = s.run(f.jobs(Action::On));
+  for (auto& o : out) {
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(o.result == "on");
+    CHECK(fact(o, "initial_state") == "off");
+    CHECK(fact(o, "state_before").empty());  // folded into initial_state, not repeated
+    CHECK(fact(o, "acted").empty());
+  }
+  CHECK(test->starts() - starts == 6);
+  CHECK(test->events().size() == 6);
+  // Already on: one exchange, nothing sent.
+  starts = test->starts();
+  out = s.run(f.jobs(Action::On));
+  for (auto& o : out) {
+    REQUIRE(o.ok());
+    CHECK(o.result == "already on");
+  }
+  CHECK(test->starts() - starts == 6);
+  CHECK(test->events().size() == 6);
+  // Off, then a cycle of an off node powers it on, as in the two-exchange path.
+  out = s.run(f.jobs(Action::Off));
+  for (auto& o : out) CHECK(o.result == "off");
+  CHECK(test->events().size() == 12);
+  out = s.run(f.jobs(Action::Cycle));
+  for (auto& o : out) {
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(o.result == "on (was off)");
+  }
+  for (std::size_t i = 12; i < test->events().size(); ++i) CHECK(test->events()[i].action == Action::On);
+  CHECK(test->events().size() == 18);
+  // A failure before anything was sent names the read, as before.
+  Fleet bad(2, {{"test_read_first", "true"}, {"test_fail", "auth:unknown user"}});
+  out = s.run(bad.jobs(Action::Off));
+  for (auto& o : out) {
+    REQUIRE_FALSE(o.ok());
+    CHECK(o.reason == "reading the power state: unknown user");
+  }
+  CHECK(test->events().size() == 18);
+  // --dry-run and --force keep the separate read (the decision is not the backend's to make).
+  FleetOptions dry = fast();
+  dry.dry_run = true;
+  s.set_runner(make_fleet_runner(dry));
+  out = s.run(f.jobs(Action::Off));
+  for (auto& o : out) CHECK(o.result == "would power off");
+  CHECK(test->events().size() == 18);
 }
 
 TEST_CASE("verification times out with the last state seen", "[fleet]") {

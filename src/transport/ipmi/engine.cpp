@@ -553,6 +553,12 @@ class Session : public std::enable_shared_from_this<Session> {
       case Action::Cycle:
       case Action::Reset:
       case Action::Soft:
+        if (req_.read_first) {
+          // Read, decide, act in this one session (the fleet layer's two exchanges in one).
+          reading_before_ = true;
+          return send_simple(Sent::GetChassisStatus);
+        }
+        return send_control();
       case Action::Nmi:
         return send_control();
       case Action::Identify: {
@@ -736,6 +742,18 @@ class Session : public std::enable_shared_from_this<Session> {
     if (!rs.u64("current_power_state.power_is_on", on))
       return (void)fail(ErrorKind::Protocol, "Get Chassis Status reply too short");
     PowerState st = on ? PowerState::On : PowerState::Off;
+    if (reading_before_) {
+      reading_before_ = false;
+      facts_.emplace_back("state_before", std::string(power_state_name(st)));
+      PowerDecision d = decide_power(req_.action, st);
+      if (!d.send) {
+        facts_.emplace_back("acted", "none");
+        return conclude(Outcome::success(d.result, st));
+      }
+      req_.action = d.action;
+      facts_.emplace_back("acted", std::string(action_name(d.action)));
+      return send_control();
+    }
     if (reading_after_) {
       reading_after_ = false;
       facts_.emplace_back("state_after", std::string(power_state_name(st)));
@@ -1221,7 +1239,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::uint8_t> cs_records_;
   bool probing_ = false;  ///< established_ is a guess until Set Session Privilege answers
   bool probe_confirmed_ = false;
-  bool reading_after_ = false;  ///< Get Chassis Status after an accepted on/off  ///< a late RAKP 4 proved the probed session active
+  bool reading_after_ = false;   ///< Get Chassis Status after an accepted on/off
+  bool reading_before_ = false;  ///< Get Chassis Status before a read_first power action
   int restarts_ = 0;
   bool control_waiting_ = false;  ///< a Chassis Control reply is outstanding
   bool resend_blocked_ = false;   ///< non-idempotent control: wait, never re-send

@@ -9,16 +9,18 @@ namespace {
 class IpmiBackend final : public Backend {
  public:
   IpmiBackend(asio::any_io_executor ex, Options opts)
-      : engine_(std::make_shared<Engine>(std::move(ex), opts)) {}
+      : engine_(std::make_shared<Engine>(std::move(ex), opts)), read_first_(opts.read_first) {}
   ~IpmiBackend() override { engine_->shutdown(); }
   std::string_view name() const override { return "ipmi"; }
   void start(OpContext ctx, CompletionFn done) override {
     engine_->start(std::move(ctx), std::move(done));
   }
   void shutdown() override { engine_->shutdown(); }
+  bool reads_first(const Target&) const override { return read_first_; }
 
  private:
   std::shared_ptr<Engine> engine_;
+  bool read_first_ = true;
 };
 }  // namespace
 

@@ -171,6 +171,78 @@ TEST_CASE("ipmi_sim: every action end-to-end, cross-checked with ipmitool", "[ip
   }
 }
 
+TEST_CASE("ipmi_sim: read, decide and act in one session (read_first)", "[ipmisim]") {
+  NEED_SIM();
+  SimBmc sim("127.77.0.9");
+  REQUIRE(sim.running());
+  REQUIRE(wait_ready(sim));
+  sim.set_power(false);
+  auto op_for = [&](Action a) {
+    auto op = make_op(sim.addr(), a);
+    op.req.read_first = true;
+    return op;
+  };
+  {
+    // Off, asked on: read off, Chassis Control power up, read back, all in one session.
+    auto [o, n] = run_op(op_for(Action::On));
+    INFO(outcome_text(o));
+    CHECK(n == 1);
+    REQUIRE(o.ok());
+    CHECK(fact(o, "state_before") == "off");
+    CHECK(fact(o, "acted") == "on");
+    CHECK(fact(o, "state_after") == "on");
+    CHECK(o.state == PowerState::On);
+    CHECK(count_lines(sim.events(), "power:1") == 1);
+    CHECK(count_lines(sim.events(), "power:0") == 0);
+    CHECK(ipmitool(sim.addr(), "chassis power status").find("is on") != std::string::npos);
+  }
+  {
+    // Already on: nothing sent.
+    std::string before = sim.events();
+    auto [o, n] = run_op(op_for(Action::On));
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(o.result == "already on");
+    CHECK(fact(o, "state_before") == "on");
+    CHECK(fact(o, "acted") == "none");
+    CHECK(sim.events() == before);
+  }
+  {
+    // A cycle of a node that is off powers it on (and never sends a cycle).
+    sim.set_power(false);
+    std::string before = sim.events();
+    auto [o, n] = run_op(op_for(Action::Cycle));
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(fact(o, "state_before") == "off");
+    CHECK(fact(o, "acted") == "on");
+    CHECK(count_lines(sim.events(), "power:1") == count_lines(before, "power:1") + 1);
+    CHECK(count_lines(sim.events(), "power:0") == count_lines(before, "power:0"));
+    REQUIRE(wait_state(sim.addr(), PowerState::On));
+  }
+  {
+    // Off, asked off on a node that is on: sent once, read back off.
+    auto [o, n] = run_op(op_for(Action::Off));
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(fact(o, "state_before") == "on");
+    CHECK(fact(o, "acted") == "off");
+    CHECK(fact(o, "state_after") == "off");
+    CHECK(count_lines(sim.events(), "power:0") == 1);
+    CHECK(ipmitool(sim.addr(), "chassis power status").find("is off") != std::string::npos);
+  }
+  {
+    // A wrong password fails before anything is read: no state_before, no acted.
+    auto op = op_for(Action::On);
+    op.cred.password = Secret("wrongpw");
+    auto [o, n] = run_op(op);
+    INFO(outcome_text(o));
+    REQUIRE_FALSE(o.ok());
+    CHECK(fact(o, "state_before").empty());
+    CHECK(fact(o, "acted").empty());
+  }
+}
+
 TEST_CASE("ipmi_sim: authentication, privilege and cipher failures name the cause", "[ipmisim]") {
   NEED_SIM();
   SimBmc sim("127.77.0.2");

@@ -56,7 +56,7 @@ class SimBmc {
           "else\n"
           "  while [ $# -gt 1 ]; do\n"
           "    case $1 in\n"
-          "      power) echo $2 > $D/pstate;;\n"
+          "      power) echo $2 > $D/pstate; echo power:$2 >> $D/events;;\n"
           "      boot) echo $2 > $D/boot;;\n"
           "      reset) echo reset >> $D/events;;\n"
           "      shutdown) echo 0 > $D/pstate; echo shutdown >> $D/events;;\n"

@@ -69,6 +69,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   Request with_action(Action a) const {
     Request r = ctx_->request;
     r.action = a;
+    r.read_back = o_.wait;  // under --no-wait nothing looks at the state after the action
     return r;
   }
 
@@ -115,7 +116,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   void read_and_act() {
     step_ = Step::Act;
     acted_at_ = Clock::now();
-    Request r = ctx_->request;
+    Request r = with_action(action());
     r.read_first = true;
     call(r, [self = shared_from_this()](Outcome out) { self->on_read_and_acted(std::move(out)); });
   }

@@ -83,7 +83,8 @@ Outcome TestBackend::apply(const OpContext& ctx, Node& n) {
     case Action::Off: {
       power(ctx.request.action == Action::On ? PowerState::On : PowerState::Off,
             ctx.request.action == Action::On ? transition : Millis(0));
-      if (t.var_or("test_read_after", "false") != "true") return Outcome::success("ok");
+      if (t.var_or("test_read_after", "false") != "true" || !ctx.request.read_back) return Outcome::success("ok");
+      ++read_backs_;
       auto st = state_of(t.name);
       auto o = Outcome::success("ok", st);
       o.facts.emplace_back("state_after", std::string(power_state_name(st)));

@@ -41,6 +41,8 @@ class TestBackend final : public Backend {
   int status_reads() const { return status_reads_; }
   /// Operations started (one per exchange with the BMC).
   int starts() const { return starts_; }
+  /// On/off actions answered with the state read right after them (test_read_after).
+  int read_backs() const { return read_backs_; }
 
  private:
   struct Node {
@@ -55,6 +57,7 @@ class TestBackend final : public Backend {
   std::vector<Event> events_;
   int status_reads_ = 0;
   int starts_ = 0;
+  int read_backs_ = 0;
 };
 
 }  // namespace fleetpower

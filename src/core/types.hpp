@@ -77,6 +77,10 @@ struct Request {
   /// state was read) and "acted" (the action sent, or "none" when the node already was in the
   /// asked state).
   bool read_first = false;
+  /// on/off: read the state once more right after the BMC accepted the action, in the same
+  /// session or connection (fact "state_after"), so the fleet layer can verify without a poll.
+  /// Off under --no-wait, where nothing would use it.
+  bool read_back = true;
 };
 
 /// What to send for a power action given the state read first (without --force): nothing when

@@ -155,6 +155,7 @@ TEST_CASE("read, decide and act in one exchange when the backend can", "[fleet]"
   }
   CHECK(test->starts() - starts == 6);
   CHECK(test->events().size() == 6);
+  CHECK(test->read_backs() == 6);
   // Already on: one exchange, nothing sent.
   starts = test->starts();
   out = s.run(f.jobs(Action::On));
@@ -184,13 +185,27 @@ TEST_CASE("read, decide and act in one exchange when the backend can", "[fleet]"
     CHECK(o.reason == "reading the power state: unknown user");
   }
   CHECK(test->events().size() == 18);
+  // --no-wait: still one exchange that decides, but no read-back nobody would look at.
+  FleetOptions nowait = fast();
+  nowait.wait = false;
+  s.set_runner(make_fleet_runner(nowait));
+  int read_backs = test->read_backs();
+  starts = test->starts();
+  out = s.run(f.jobs(Action::Off));
+  for (auto& o : out) CHECK(o.result == "ok");
+  CHECK(test->starts() - starts == 6);
+  CHECK(test->read_backs() == read_backs);
+  CHECK(test->events().size() == 24);
+  out = s.run(f.jobs(Action::Off));
+  for (auto& o : out) CHECK(o.result == "already off");
+  CHECK(test->events().size() == 24);
   // --dry-run and --force keep the separate read (the decision is not the backend's to make).
   FleetOptions dry = fast();
   dry.dry_run = true;
   s.set_runner(make_fleet_runner(dry));
-  out = s.run(f.jobs(Action::Off));
-  for (auto& o : out) CHECK(o.result == "would power off");
-  CHECK(test->events().size() == 18);
+  out = s.run(f.jobs(Action::On));
+  for (auto& o : out) CHECK(o.result == "would power on");
+  CHECK(test->events().size() == 24);
 }
 
 TEST_CASE("verification times out with the last state seen", "[fleet]") {

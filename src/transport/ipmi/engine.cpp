@@ -686,7 +686,7 @@ class Session : public std::enable_shared_from_this<Session> {
         // new handshake); a node that switched at once is verified without a poll.  Otherwise
         // (and when that read fails) the fleet layer verifies the end state by polling.
         if ((req_.action == Action::On || req_.action == Action::Off) &&
-            eng_.options().read_after_control &&
+            eng_.options().read_after_control && req_.read_back &&
             deadline_ - Clock::now() > eng_.options().retransmit_base * 2) {
           reading_after_ = true;
           return send_simple(Sent::GetChassisStatus);

@@ -808,7 +808,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
     // On and off: read the system once more on the warm connection; a node that switched at
     // once (a ForceOff, usually) is then verified without the fleet layer's first poll.
     if ((req_.action == Action::On || req_.action == Action::Off) && !cycle_emulated_ &&
-        !restart_emulated_ && opts_.read_after_reset &&
+        !restart_emulated_ && opts_.read_after_reset && req_.read_back &&
         deadline_ - Clock::now() > std::chrono::seconds(2))
       return get_system(Step::ReadAfter);
     finish(reset_accepted());

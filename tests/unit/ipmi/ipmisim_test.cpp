@@ -232,6 +232,18 @@ TEST_CASE("ipmi_sim: read, decide and act in one session (read_first)", "[ipmisi
     CHECK(ipmitool(sim.addr(), "chassis power status").find("is off") != std::string::npos);
   }
   {
+    // Without the read-back (--no-wait): acted, nothing read after.
+    sim.set_power(true);
+    auto op = op_for(Action::Off);
+    op.req.read_back = false;
+    auto [o, n] = run_op(op);
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(fact(o, "acted") == "off");
+    CHECK(fact(o, "state_after").empty());
+    CHECK(count_lines(sim.events(), "power:0") == 2);
+  }
+  {
     // A wrong password fails before anything is read: no state_before, no acted.
     auto op = op_for(Action::On);
     op.cred.password = Secret("wrongpw");

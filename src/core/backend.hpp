@@ -29,6 +29,10 @@ struct OpContext {
   /// (cancellation_type::terminal).  On it the backend stops, best-effort closes its session,
   /// and completes promptly with a reason naming the step it was waiting for.
   asio::cancellation_slot cancel;
+  /// Request::read_first only: the power state must have been read by then (a BMC that does not
+  /// answer fails at the same time as a plain read would); the action and the read-back after
+  /// it may use the rest of `deadline`.  Unset: `deadline` for everything.
+  Clock::time_point read_deadline{};
 };
 
 /// A transport (IPMI, Redfish, SSH, test).  All operations run on one io_context thread.

@@ -51,15 +51,19 @@ class Operation : public std::enable_shared_from_this<Operation> {
  private:
   Action action() const { return ctx_->request.action; }
 
-  void call(Request r, std::function<void(Outcome)> cb) {
+  /// `steps`: 2 for a read_first exchange (read, then act): the read keeps one operation's
+  /// timeout, the action gets another, as when they were two operations.
+  void call(Request r, std::function<void(Outcome)> cb, int steps = 1) {
     auto self = shared_from_this();
     // The first operation's timeout counts from when the job became ready (the scheduler's
     // queue wait included), so a fleet of dead BMCs ends after one timeout.
     auto from = Clock::now();
     if (first_call_ && ctx_->ready != Clock::time_point{}) from = std::max(ctx_->ready, from - o_.op_timeout / 2);
     first_call_ = false;
-    auto op_deadline = std::min(from + o_.op_timeout, ctx_->deadline);
-    ctx_->backend->start(OpContext{ctx_->target, *ctx_->credential, r, op_deadline, ctx_->cancel},
+    auto op_deadline = std::min(from + steps * o_.op_timeout, ctx_->deadline);
+    Clock::time_point read_deadline{};
+    if (steps > 1) read_deadline = std::min(from + o_.op_timeout, ctx_->deadline);
+    ctx_->backend->start(OpContext{ctx_->target, *ctx_->credential, r, op_deadline, ctx_->cancel, read_deadline},
                          [self, cb = std::move(cb)](Outcome out) {
                            self->retransmits_ += out.retransmits;
                            cb(std::move(out));
@@ -118,7 +122,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
     acted_at_ = Clock::now();
     Request r = with_action(action());
     r.read_first = true;
-    call(r, [self = shared_from_this()](Outcome out) { self->on_read_and_acted(std::move(out)); });
+    call(r, [self = shared_from_this()](Outcome out) { self->on_read_and_acted(std::move(out)); }, 2);
   }
 
   void on_read_and_acted(Outcome out) {

@@ -136,6 +136,7 @@ bool TestBackend::reads_first(const Target& t) const { return t.var_or("test_rea
 
 void TestBackend::start(OpContext ctx, CompletionFn done) {
   ++starts_;
+  last_deadlines_ = {ctx.deadline, ctx.read_deadline};
   const Target& t = ctx.target;
   auto timer = std::make_shared<asio::steady_timer>(ex_);
   bool hang = t.var_or("test_hang", "false") == "true" || t.var_or("test_hang", "false") == "yes";

@@ -43,6 +43,8 @@ class TestBackend final : public Backend {
   int starts() const { return starts_; }
   /// On/off actions answered with the state read right after them (test_read_after).
   int read_backs() const { return read_backs_; }
+  /// The last operation's deadlines (OpContext::deadline and read_deadline).
+  std::pair<Clock::time_point, Clock::time_point> last_deadlines() const { return last_deadlines_; }
 
  private:
   struct Node {
@@ -58,6 +60,7 @@ class TestBackend final : public Backend {
   int status_reads_ = 0;
   int starts_ = 0;
   int read_backs_ = 0;
+  std::pair<Clock::time_point, Clock::time_point> last_deadlines_{};
 };
 
 }  // namespace fleetpower

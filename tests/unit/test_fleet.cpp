@@ -156,6 +156,10 @@ TEST_CASE("read, decide and act in one exchange when the backend can", "[fleet]"
   CHECK(test->starts() - starts == 6);
   CHECK(test->events().size() == 6);
   CHECK(test->read_backs() == 6);
+  // The read keeps one operation's timeout (1 s here), the action gets another.
+  auto [deadline, read_deadline] = test->last_deadlines();
+  REQUIRE(read_deadline != Clock::time_point{});
+  CHECK(deadline - read_deadline == std::chrono::seconds(1));
   // Already on: one exchange, nothing sent.
   starts = test->starts();
   out = s.run(f.jobs(Action::On));

@@ -202,7 +202,10 @@ class Session : public std::enable_shared_from_this<Session> {
         port_(ctx.target.port ? ctx.target.port : 623),
         bmc_key_(ctx.target.bmc_key()),
         req_(ctx.request),
-        deadline_(ctx.deadline),
+        deadline_(ctx.request.read_first && ctx.read_deadline != Clock::time_point{}
+                      ? std::min(ctx.read_deadline, ctx.deadline)
+                      : ctx.deadline),
+        final_deadline_(ctx.deadline),
         slot_(ctx.cancel),
         done_(std::move(done)),
         retx_timer_(e.executor()),
@@ -218,6 +221,14 @@ class Session : public std::enable_shared_from_this<Session> {
   bool finished() const { return finished_; }
   /// A datagram from this session's BMC that no session accepted: counted for the reason.
   void note_ignored(bool foreign_session) { ++(foreign_session ? ignored_foreign_ : ignored_bad_); }
+
+  void arm_deadline() {
+    deadline_timer_.expires_at(deadline_);
+    deadline_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
+      if (ec) return;
+      if (auto s = w.lock()) s->on_deadline();
+    });
+  }
 
   /// Validate settings and go.  Every failure path completes through finish() (posted).
   void begin(const Target& t, const Credential& c) {
@@ -256,11 +267,7 @@ class Session : public std::enable_shared_from_this<Session> {
     }
     if (Clock::now() >= deadline_)
       return finish(Outcome::failure(ErrorKind::Timeout, "deadline passed before start"));
-    deadline_timer_.expires_at(deadline_);
-    deadline_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
-      if (ec) return;
-      if (auto s = w.lock()) s->on_deadline();
-    });
+    arm_deadline();
 
     boost::system::error_code ec;
     auto addr = asio::ip::make_address(host_, ec);
@@ -752,6 +759,12 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       req_.action = d.action;
       facts_.emplace_back("acted", std::string(action_name(d.action)));
+      if (final_deadline_ > deadline_) {
+        // The state is read: the action and its read-back get the rest of the operation's time.
+        deadline_ = final_deadline_;
+        deadline_timer_.cancel();
+        arm_deadline();
+      }
       return send_control();
     }
     if (reading_after_) {
@@ -1195,7 +1208,8 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint16_t port_;
   std::string bmc_key_;
   Request req_;
-  Clock::time_point deadline_;
+  Clock::time_point deadline_;        ///< now in force: the read's own while read_first reads
+  Clock::time_point final_deadline_;  ///< the operation's
   asio::cancellation_slot slot_;
   CompletionFn done_;
   asio::steady_timer retx_timer_;

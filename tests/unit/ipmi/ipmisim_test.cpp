@@ -253,6 +253,37 @@ TEST_CASE("ipmi_sim: read, decide and act in one session (read_first)", "[ipmisi
     CHECK(fact(o, "state_before").empty());
     CHECK(fact(o, "acted").empty());
   }
+  {
+    // A BMC that stops answering: the read fails at its own deadline (read_deadline), not at
+    // the later one the action would have had.
+    auto op = op_for(Action::On);
+    op.timeout = 6s;
+    op.read_timeout = 1500ms;
+    sim.stop();
+    auto t0 = std::chrono::steady_clock::now();
+    auto [o, n] = run_op(op);
+    auto took = std::chrono::steady_clock::now() - t0;
+    sim.cont();
+    INFO(outcome_text(o));
+    CHECK(n == 1);
+    REQUIRE_FALSE(o.ok());
+    CHECK(fact(o, "state_before").empty());
+    CHECK(took < 3s);
+  }
+  {
+    // Once the state is read the action gets the rest: with a read deadline already close,
+    // an on still completes (and is read back).
+    sim.set_power(false);
+    REQUIRE(wait_state(sim.addr(), PowerState::Off));
+    auto op = op_for(Action::On);
+    op.timeout = 6s;
+    op.read_timeout = 5s;
+    auto [o, n] = run_op(op);
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(fact(o, "acted") == "on");
+    CHECK(fact(o, "state_after") == "on");
+  }
 }
 
 TEST_CASE("ipmi_sim: authentication, privilege and cipher failures name the cause", "[ipmisim]") {

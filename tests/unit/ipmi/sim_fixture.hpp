@@ -153,6 +153,8 @@ struct Op {
   std::chrono::milliseconds timeout{5000};
   /// Emit terminal cancellation after this long (simulated Ctrl-C); 0: never.
   std::chrono::milliseconds interrupt_after{0};
+  /// read_first: the state must be read within this long (OpContext::read_deadline); 0: unset.
+  std::chrono::milliseconds read_timeout{0};
 };
 
 /// Run one operation to completion on a private io_context; returns the Outcome and how many
@@ -164,6 +166,7 @@ inline std::pair<Outcome, int> run_op(const Op& op, ipmi::Options opts = {}) {
   Outcome got;
   int calls = 0;
   OpContext ctx{op.target, op.cred, op.req, Clock::now() + op.timeout, sig.slot()};
+  if (op.read_timeout.count() > 0) ctx.read_deadline = Clock::now() + op.read_timeout;
   // The scheduler's side: total cancellation at the deadline.
   asio::steady_timer dl(io);
   dl.expires_at(ctx.deadline);

@@ -1252,7 +1252,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint8_t cs_index_ = 0;
   std::vector<std::uint8_t> cs_records_;
   bool probing_ = false;  ///< established_ is a guess until Set Session Privilege answers
-  bool probe_confirmed_ = false;
+  bool probe_confirmed_ = false;  ///< a late RAKP 4 proved the probed session active
   bool reading_after_ = false;   ///< Get Chassis Status after an accepted on/off
   bool reading_before_ = false;  ///< Get Chassis Status before a read_first power action
   int restarts_ = 0;

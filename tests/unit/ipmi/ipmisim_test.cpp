@@ -271,18 +271,26 @@ TEST_CASE("ipmi_sim: read, decide and act in one session (read_first)", "[ipmisi
     CHECK(took < 3s);
   }
   {
-    // Once the state is read the action gets the rest: with a read deadline already close,
-    // an on still completes (and is read back).
+    // Once the state is read the action gets the rest of the operation's time: the Chassis
+    // Control reply (the 7th: auth caps, open, RAKP 2, RAKP 4, privilege, status, control) is
+    // lost, so the action only completes after a retransmission wait of at least 400 ms, well
+    // past the 300 ms read deadline; without the extension it would time out there.
     sim.set_power(false);
     REQUIRE(wait_state(sim.addr(), PowerState::Off));
-    auto op = op_for(Action::On);
-    op.timeout = 6s;
-    op.read_timeout = 5s;
+    UdpProxy proxy("127.77.1.9", sim.addr(), [](int i) { return i == 7; });
+    REQUIRE(proxy.ok());
+    auto op = make_op("127.77.1.9", Action::On);
+    op.req.read_first = true;
+    op.timeout = 5s;
+    op.read_timeout = 300ms;
     auto [o, n] = run_op(op);
     INFO(outcome_text(o));
+    CHECK(proxy.dropped() == 1);
     REQUIRE(o.ok());
+    CHECK(fact(o, "state_before") == "off");
     CHECK(fact(o, "acted") == "on");
-    CHECK(fact(o, "state_after") == "on");
+    CHECK(o.elapsed > 300ms);
+    CHECK(sim.power() == "1");
   }
 }
 

@@ -50,6 +50,10 @@ class Operation : public std::enable_shared_from_this<Operation> {
 
  private:
   Action action() const { return ctx_->request.action; }
+  /// The state the asked action ends in.
+  PowerState want() const {
+    return (action() == Action::Off || action() == Action::Soft) ? PowerState::Off : PowerState::On;
+  }
 
   /// `steps`: 2 for a read_first exchange (read, then act): the read keeps one operation's
   /// timeout, the action gets another, as when they were two operations.
@@ -107,7 +111,6 @@ class Operation : public std::enable_shared_from_this<Operation> {
     }
     PowerDecision d = decide_power(a, st.state);
     if (!o_.force && !d.send) return finish(Outcome::success(d.result, st.state));
-    want_ = (a == Action::Off || a == Action::Soft) ? PowerState::Off : PowerState::On;
     act_ = a;
     if (d.send) {
       act_ = d.action;
@@ -148,7 +151,6 @@ class Operation : public std::enable_shared_from_this<Operation> {
     if (acted == "none") return finish(std::move(out));  // already in the asked state
     auto a = parse_action(acted);
     if (!a) return finish(Outcome::failure(ErrorKind::Internal, "backend acted with an unknown action: " + acted));
-    want_ = (action() == Action::Off || action() == Action::Soft) ? PowerState::Off : PowerState::On;
     act_ = *a;
     note_ = decide_power(action(), *before).note;
     on_acted(std::move(out));
@@ -205,7 +207,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
     if (read_after && (act_ == Action::On || act_ == Action::Off) && out.state != PowerState::Unknown) {
       last_ = out.state;
       if (out.state != PowerState::On) seen_not_on_ = true;
-      if (out.state == want_) return reached();
+      if (out.state == want()) return reached();
     }
     schedule_poll();
   }
@@ -232,7 +234,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
   }
 
   std::string waiting_what() const {
-    return fmt::format("timed out waiting for the node to reach {} (last state: {})", power_state_name(want_),
+    return fmt::format("timed out waiting for the node to reach {} (last state: {})", power_state_name(want()),
                        power_state_name(last_));
   }
 
@@ -243,7 +245,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
       if (st.ok()) {
         self->last_ = st.state;
         if (st.state != PowerState::On) self->seen_not_on_ = true;
-        if (st.state == self->want_) return self->reached();
+        if (st.state == self->want()) return self->reached();
         // On/off are idempotent: when the request (not only its reply) was lost, the state
         // still reads the opposite and sending it again is safe.  A few times at most.
         const bool opposite = (self->act_ == Action::On && st.state == PowerState::Off) ||
@@ -267,15 +269,15 @@ class Operation : public std::enable_shared_from_this<Operation> {
           fmt::format("{} not confirmed: {}; the power reads on{} and the request was not re-sent "
                       "(the BMC may or may not have acted)",
                       action_name(act_), lost_reason_, act_ == Action::Cycle ? " and was never seen off" : ""));
-      out.state = want_;
+      out.state = want();
       return finish(std::move(out));
     }
-    std::string r = std::string(power_state_name(want_));
+    std::string r = std::string(power_state_name(want()));
     if (forced_) r += fmt::format(" (forced after {})", format_duration(*o_.then_force));
     else if (act_ == Action::Cycle) r = seen_not_on_ ? "on (cycled)" : "on (cycle accepted; off not observed)";
     else if (act_ == Action::Reset) r = "on (reset)";
     r += note_;
-    auto out = Outcome::success(r, want_);
+    auto out = Outcome::success(r, want());
     if (lost_reply_) out.facts.emplace_back("note", "the BMC's reply was lost; the state was confirmed by reading it");
     if (resends_) out.facts.emplace_back("resent", fmt::format("{} sent again {} time(s): the state still read the opposite", action_name(act_), resends_));
     finish(std::move(out));
@@ -328,7 +330,6 @@ class Operation : public std::enable_shared_from_this<Operation> {
   asio::steady_timer timer_;
   Step step_ = Step::ReadState;
   Action act_ = Action::Status;
-  PowerState want_ = PowerState::Unknown;
   PowerState initial_ = PowerState::Unknown;
   PowerState last_ = PowerState::Unknown;
   Clock::time_point started_, acted_at_, forced_at_;

@@ -762,8 +762,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (final_deadline_ > deadline_) {
         // The state is read: the action and its read-back get the rest of the operation's time.
         deadline_ = final_deadline_;
-        deadline_timer_.cancel();
-        arm_deadline();
+        arm_deadline();  // expires_at cancels the wait for the read's deadline
       }
       return send_control();
     }

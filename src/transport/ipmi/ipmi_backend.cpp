@@ -9,18 +9,18 @@ namespace {
 class IpmiBackend final : public Backend {
  public:
   IpmiBackend(asio::any_io_executor ex, Options opts)
-      : engine_(std::make_shared<Engine>(std::move(ex), opts)), read_first_(opts.read_first) {}
+      : engine_(std::make_shared<Engine>(std::move(ex), opts)) {}
   ~IpmiBackend() override { engine_->shutdown(); }
   std::string_view name() const override { return "ipmi"; }
   void start(OpContext ctx, CompletionFn done) override {
     engine_->start(std::move(ctx), std::move(done));
   }
   void shutdown() override { engine_->shutdown(); }
-  bool reads_first(const Target&) const override { return read_first_; }
+  /// Verified power actions read, decide and act in one RMCP+ session (Request::read_first).
+  bool reads_first(const Target&) const override { return true; }
 
  private:
   std::shared_ptr<Engine> engine_;
-  bool read_first_ = true;
 };
 }  // namespace
 

@@ -35,9 +35,6 @@ struct Options {
   /// After an accepted on/off, read the power state in the same session (fact state_after):
   /// the fleet layer then verifies a node that switched at once without polling.
   bool read_after_control = true;
-  /// Verified on/off/soft/cycle/reset read the state, decide and act in one session
-  /// (Request::read_first) instead of a session to read and another to act.
-  bool read_first = true;
   /// A session whose RAKP 4 never came is probed (Set Session Privilege Level); only when the
   /// probe has gone unanswered this long (and three round trips) is the handshake restarted.
   std::chrono::milliseconds probe_patience{2000};

@@ -7,6 +7,8 @@
 
 #include "core/duration.hpp"
 
+#include <cstdlib>
+
 namespace fleetpower {
 
 namespace {
@@ -134,6 +136,7 @@ class Operation : public std::enable_shared_from_this<Operation> {
     for (auto it = out.facts.begin(); it != out.facts.end();) {
       if (it->first == "state_before") before = power_state_from_name(it->second);
       else if (it->first == "acted") acted = it->second;
+      else if (it->first == "read_ms") acted_at_ += Millis(std::atoll(it->second.c_str()));  // sent then
       else {
         ++it;
         continue;

@@ -74,8 +74,8 @@ struct Request {
   /// on/off/soft/cycle/reset, for a backend whose reads_first() is true: read the power state
   /// first in the same session, decide with decide_power() (without --force), and send the
   /// decided action or nothing.  The outcome then carries the facts "state_before" (once the
-  /// state was read) and "acted" (the action sent, or "none" when the node already was in the
-  /// asked state).
+  /// state was read), "acted" (the action sent, or "none" when the node already was in the
+  /// asked state) and "read_ms" (when the action was sent, from the start of the operation).
   bool read_first = false;
   /// on/off: read the state once more right after the BMC accepted the action, in the same
   /// session or connection (fact "state_after"), so the fleet layer can verify without a poll.

@@ -206,6 +206,7 @@ class Session : public std::enable_shared_from_this<Session> {
                       ? std::min(ctx.read_deadline, ctx.deadline)
                       : ctx.deadline),
         final_deadline_(ctx.deadline),
+        read_deadline_(deadline_),
         slot_(ctx.cancel),
         done_(std::move(done)),
         retx_timer_(e.executor()),
@@ -759,9 +760,12 @@ class Session : public std::enable_shared_from_this<Session> {
       }
       req_.action = d.action;
       facts_.emplace_back("acted", std::string(action_name(d.action)));
-      if (final_deadline_ > deadline_) {
-        // The state is read: the action and its read-back get the rest of the operation's time.
-        deadline_ = final_deadline_;
+      facts_.emplace_back("read_ms", std::to_string(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                         Clock::now() - started_).count()));
+      if (final_deadline_ > read_deadline_) {
+        // The state is read: the action and its read-back get one operation's time from now
+        // (the span the caller gave beyond the read's deadline), as a separate action would.
+        deadline_ = std::min(final_deadline_, Clock::now() + (final_deadline_ - read_deadline_));
         arm_deadline();  // expires_at cancels the wait for the read's deadline
       }
       return send_control();
@@ -1209,6 +1213,7 @@ class Session : public std::enable_shared_from_this<Session> {
   Request req_;
   Clock::time_point deadline_;        ///< now in force: the read's own while read_first reads
   Clock::time_point final_deadline_;  ///< the operation's
+  Clock::time_point read_deadline_;   ///< read_first: the read's (else the operation's)
   asio::cancellation_slot slot_;
   CompletionFn done_;
   asio::steady_timer retx_timer_;

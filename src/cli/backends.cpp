@@ -32,7 +32,8 @@ using tcp = asio::ip::tcp;
 /// A probe asks both protocols and reports which answered.
 class AutoBackend : public Backend {
  public:
-  AutoBackend(asio::any_io_executor ex, Backend* redfish, Backend* ipmi) : ex_(ex), redfish_(redfish), ipmi_(ipmi) {}
+  AutoBackend(asio::any_io_executor ex, const BackendRegistry* reg)
+      : ex_(ex), redfish_(reg->find("redfish")), ipmi_(reg->find("ipmi")) {}
   std::string_view name() const override { return "auto"; }
 
   void start(OpContext ctx, CompletionFn done) override {
@@ -222,35 +223,42 @@ class AutoBackend : public Backend {
 
 void register_backends(BackendRegistry& reg, asio::any_io_executor ex, const Globals& g,
                        std::shared_ptr<const plugin::Registry> plugins) {
+  // Built on first use (BackendRegistry::add_lazy): a run pays only for the protocols its
+  // targets use (SSH device profiles are parsed and their patterns compiled; TLS set up).
   reg.add("test", std::make_unique<TestBackend>(ex));
-  Backend* rf = nullptr;
-  Backend* ipmi = nullptr;
+  bool have_rf = false, have_ipmi = false;
 #if FLEETPOWER_HAVE_IPMI
-  {
+  have_ipmi = true;
+  reg.add_lazy("ipmi", [ex, plugins] {
     ipmi::Options io;
     io.plugins = plugins;
-    reg.add("ipmi", ipmi::make_backend(ex, io));
-    ipmi = reg.find("ipmi");
-  }
+    return ipmi::make_backend(ex, io);
+  });
 #endif
 #if FLEETPOWER_HAVE_REDFISH
-  redfish::Options ro;
-  ro.ca_file = g.ca_file;
-  ro.insecure = g.insecure;
-  ro.plugins = plugins;
+  have_rf = true;
   if (g.insecure) spdlog::warn("--insecure: BMC certificates are NOT verified");
-  reg.add("redfish", redfish::make_backend(ex, ro));
-  rf = reg.find("redfish");
+  reg.add_lazy("redfish", [ex, plugins, ca_file = g.ca_file, insecure = g.insecure] {
+    redfish::Options ro;
+    ro.ca_file = ca_file;
+    ro.insecure = insecure;
+    ro.plugins = plugins;
+    return redfish::make_backend(ex, ro);
+  });
 #endif
 #if FLEETPOWER_HAVE_SSH
-  ssh::Options so;
-  so.profile_dirs = g.ssh_profile_dirs;
-  ssh::LoadReport report;
-  reg.add("ssh", ssh::make_backend(ex, so, &report));
-  for (auto& e : report.errors) spdlog::error("SSH profile: {}", e);
+  reg.add_lazy("ssh", [ex, dirs = g.ssh_profile_dirs] {
+    ssh::Options so;
+    so.profile_dirs = dirs;
+    ssh::LoadReport report;
+    auto b = ssh::make_backend(ex, so, &report);
+    for (auto& e : report.errors) spdlog::error("SSH profile: {}", e);
+    return b;
+  });
 #endif
   (void)g;
-  if (rf || ipmi) reg.add("auto", std::make_unique<AutoBackend>(ex, rf, ipmi));
+  if (have_rf || have_ipmi)
+    reg.add_lazy("auto", [ex, r = &reg] { return std::make_unique<AutoBackend>(ex, r); });
 }
 
 void register_backends(BackendRegistry& reg, asio::any_io_executor ex, const Globals& g) {

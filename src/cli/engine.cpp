@@ -429,7 +429,7 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
 
   // Close idle sessions (best effort, bounded): run until the backends are done or the grace ends.
   signals.cancel();
-  registry.for_each([](const std::string&, Backend& b) { b.shutdown(); });
+  registry.for_each_built([](const std::string&, Backend& b) { b.shutdown(); });
   io.restart();
   auto grace_end = Clock::now() + std::chrono::milliseconds(report.interrupted ? 500 : 1500);
   while (Clock::now() < grace_end && io.run_one_until(grace_end) > 0) {

@@ -53,21 +53,58 @@ class Backend {
   virtual void shutdown() {}
 };
 
-/// Protocol name -> backend.  Owned by the caller of the scheduler.
+/// Protocol name -> backend.  Owned by the caller of the scheduler.  A backend added with
+/// add_lazy() is built on the first find() of its protocol: a run without SSH targets does not
+/// parse SSH device profiles, one without Redfish targets sets up no TLS context.  Used on the
+/// loop's thread only.
 class BackendRegistry {
  public:
-  void add(std::string protocol, std::unique_ptr<Backend> b) { map_[std::move(protocol)] = std::move(b); }
+  using Factory = std::function<std::unique_ptr<Backend>()>;
+  void add(std::string protocol, std::unique_ptr<Backend> b) {
+    Entry e;
+    e.backend = std::move(b);
+    map_[std::move(protocol)] = std::move(e);
+  }
+  void add_lazy(std::string protocol, Factory make) {
+    Entry e;
+    e.make = std::move(make);
+    map_[std::move(protocol)] = std::move(e);
+  }
+  /// The backend of a protocol, built now if it was added lazily; nullptr when none.
   Backend* find(const std::string& protocol) const {
     auto it = map_.find(protocol);
-    return it == map_.end() ? nullptr : it->second.get();
+    if (it == map_.end()) return nullptr;
+    auto& e = it->second;
+    if (!e.backend && e.make) {
+      auto make = std::move(e.make);
+      e.make = nullptr;
+      e.backend = make();
+    }
+    return e.backend.get();
   }
+  bool built(const std::string& protocol) const {
+    auto it = map_.find(protocol);
+    return it != map_.end() && it->second.backend;
+  }
+  /// Every backend, building the lazy ones.
   template <class F>
   void for_each(F&& f) {
-    for (auto& [k, v] : map_) f(k, *v);
+    for (auto& [k, v] : map_)
+      if (Backend* b = find(k)) f(k, *b);
+  }
+  /// Only the backends built so far (shutdown: nothing to close in one never used).
+  template <class F>
+  void for_each_built(F&& f) {
+    for (auto& [k, v] : map_)
+      if (v.backend) f(k, *v.backend);
   }
 
  private:
-  std::map<std::string, std::unique_ptr<Backend>, std::less<>> map_;
+  struct Entry {
+    std::unique_ptr<Backend> backend;
+    Factory make;
+  };
+  mutable std::map<std::string, Entry, std::less<>> map_;
 };
 
 }  // namespace fleetpower

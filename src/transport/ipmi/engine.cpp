@@ -1,16 +1,15 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "transport/ipmi/engine.hpp"
+#include "transport/ipmi/random.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 
 #include <freeipmi/freeipmi.h>
-#include <sys/random.h>
 
 #include <fmt/format.h>
 
 #include <algorithm>
-#include <cerrno>
 #include <cmath>
 
 namespace fleetpower::ipmi {
@@ -1370,29 +1369,10 @@ std::uint32_t Engine::new_session_id() {
   }
 }
 
-// The kernel's CSPRNG, a pool at a time (one getrandom(2) per 16 sessions).  Not OpenSSL's
-// RAND_bytes: its first call loads providers and the OpenSSL configuration, which cost an IPMI
-// run more start-up time and memory than everything else it does for a few BMCs.
 void Engine::fill_random(std::uint8_t* p, std::size_t n) {
-  while (n > 0) {
-    if (pool_pos_ == pool_len_) {
-      ssize_t got = getrandom(pool_.data(), pool_.size(), 0);
-      if (got <= 0) {
-        if (got < 0 && errno == EINTR) continue;
-        // No kernel entropy interface (never on Linux >= 3.17): the seeded generator.
-        for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(rng_());
-        return;
-      }
-      pool_pos_ = 0;
-      pool_len_ = static_cast<std::size_t>(got);
-    }
-    const std::size_t k = std::min(n, pool_len_ - pool_pos_);
-    std::copy_n(pool_.data() + pool_pos_, k, p);
-    std::fill_n(pool_.data() + pool_pos_, k, std::uint8_t{0});  // handed out once
-    pool_pos_ += k;
-    p += k;
-    n -= k;
-  }
+  if (secure_random(p, n)) return;
+  // No getrandom(2) (Linux before 3.17): the seeded generator.
+  for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(rng_());
 }
 
 std::chrono::milliseconds Engine::jitter() {

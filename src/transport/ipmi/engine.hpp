@@ -6,7 +6,6 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <array>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -97,8 +96,6 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::multimap<udp::endpoint, Session*> by_peer_;
   std::unordered_map<std::string, int> cipher_cache_;
   std::mt19937_64 rng_;
-  std::array<std::uint8_t, 256> pool_{};  ///< fill_random(): kernel randomness, [pos, len) unused
-  std::size_t pool_pos_ = 0, pool_len_ = 0;
   EngineStats stats_;
   std::array<std::uint8_t, 2048> rxbuf_{};
 };

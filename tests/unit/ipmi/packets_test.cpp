@@ -10,6 +10,7 @@
 
 #include "transport/ipmi/names.hpp"
 #include "transport/ipmi/packets.hpp"
+#include "transport/ipmi/random.hpp"
 
 using namespace fleetpower;
 using namespace fleetpower::ipmi;
@@ -277,4 +278,29 @@ TEST_CASE("session crypto round trip for cipher suites 3 and 17", "[ipmi][packet
                                 &err) != ParseResult::Ok);
     }
   }
+}
+
+TEST_CASE("the IV of every encrypted packet comes from fleetpower's getrandom pool", "[ipmi][packets]") {
+  // libfreeipmi draws each AES-CBC IV through ipmi_get_random(), which random.cpp replaces
+  // (by ELF interposition) to avoid an open/read/close of /dev/urandom per packet.
+  Crypto cr(17);
+  FiidObj rq(tmpl_cmd_get_chassis_status_rq);
+  REQUIRE(fill_cmd_get_chassis_status(rq.get()) >= 0);
+  std::string err;
+  const auto before = ipmi_get_random_calls();
+  Bytes a, b;
+  REQUIRE(build_session_request(cr.keys, cr.hs.bmc_sid, 7, IPMI_NET_FN_CHASSIS_RQ, 3, rq.get(), a, &err));
+  REQUIRE(build_session_request(cr.keys, cr.hs.bmc_sid, 7, IPMI_NET_FN_CHASSIS_RQ, 3, rq.get(), b, &err));
+  CHECK(ipmi_get_random_calls() - before == 2);  // one IV per packet, both through the replacement
+  // The same request twice: the same header, a fresh IV (and so a different ciphertext).
+  REQUIRE(a.size() == b.size());
+  const std::size_t hdr = 4 + 12;  // RMCP header + RMCP+ session header (payload length included)
+  REQUIRE(a.size() > hdr + 16);
+  CHECK(std::equal(a.begin(), a.begin() + hdr, b.begin()));
+  CHECK(!std::equal(a.begin() + hdr, a.begin() + hdr + 16, b.begin() + hdr));
+  // The contract libfreeipmi relies on: buflen bytes, -1/EINVAL without a buffer.
+  unsigned char buf[16] = {};
+  CHECK(ipmi_get_random(buf, sizeof buf) == 16);
+  CHECK(ipmi_get_random(nullptr, 4) == -1);
+  CHECK(ipmi_get_random(buf, 0) == 0);
 }

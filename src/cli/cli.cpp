@@ -20,6 +20,7 @@ void setup_logging(const Globals& g) {
   logger->set_pattern("%^%l%$: %v");
   spdlog::set_default_logger(logger);
   if (g.quiet) spdlog::set_level(spdlog::level::err);
+  else if (g.verbose >= 3) spdlog::set_level(spdlog::level::trace);
   else if (g.verbose >= 2) spdlog::set_level(spdlog::level::debug);
   else if (g.verbose == 1) spdlog::set_level(spdlog::level::info);
   else spdlog::set_level(spdlog::level::warn);
@@ -83,7 +84,7 @@ int run(int argc, char** argv) {
   app.add_option("--deadline", g.deadline, "Time limit for the whole run");
   app.add_option("-o,--output", g.output, "Output format: text, json, jsonl, or prometheus (status and power)")
       ->check(CLI::IsMember({"text", "json", "jsonl", "prometheus"}));
-  app.add_flag("-v,--verbose", g.verbose, "More log output on stderr (repeat for debug)");
+  app.add_flag("-v,--verbose", g.verbose, "More log output on stderr (-vv debug, -vvv every IPMI exchange)");
   app.add_flag("-q,--quiet", g.quiet, "Only errors on stderr");
   app.add_flag("--expand", g.expand, "One line per host instead of folded hostlists");
   app.add_flag("--all", g.all, "Select every host of the inventory");

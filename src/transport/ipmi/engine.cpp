@@ -8,6 +8,7 @@
 #include <freeipmi/freeipmi.h>
 
 #include <fmt/format.h>
+#include <spdlog/spdlog.h>
 
 #include <algorithm>
 #include <cmath>
@@ -221,7 +222,11 @@ class Session : public std::enable_shared_from_this<Session> {
   bool expects_ipmi15() const { return sent_ == Sent::GetChannelAuthCaps; }
   bool finished() const { return finished_; }
   /// A datagram from this session's BMC that no session accepted: counted for the reason.
-  void note_ignored(bool foreign_session) { ++(foreign_session ? ignored_foreign_ : ignored_bad_); }
+  void note_ignored(bool foreign_session) {
+    ++(foreign_session ? ignored_foreign_ : ignored_bad_);
+    trace("ignored a datagram ({}) while awaiting {}",
+          foreign_session ? "another session id" : "not the awaited reply", awaited_name(sent_));
+  }
 
   void arm_deadline() {
     deadline_timer_.expires_at(deadline_);
@@ -685,6 +690,7 @@ class Session : public std::enable_shared_from_this<Session> {
     switch (sent_) {
       case Sent::SetSessionPrivilege:
         probing_ = false;
+        rakp3_.clear();
         return start_action();
       case Sent::GetChassisStatus:
         return on_chassis_status(rs);
@@ -967,8 +973,18 @@ class Session : public std::enable_shared_from_this<Session> {
     last_ = std::move(pkt);
     tries_ = 0;
     first_sent_ = Clock::now();
+    trace("sends, awaiting {}", awaited_name(what));
     transmit();
     arm_retransmit();
+  }
+
+  /// -vvv: the exchange, step by step, with the time since the operation started.
+  template <class... A>
+  void trace(fmt::format_string<A...> f, A&&... a) {
+    if (!spdlog::should_log(spdlog::level::trace)) return;
+    spdlog::trace("{} ({}): +{} ms: {}", target_name_, host_,
+                  std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - started_).count(),
+                  fmt::format(f, std::forward<A>(a)...));
   }
 
   void transmit() { eng_.send(sock_, peer_, last_); }
@@ -1020,16 +1036,22 @@ class Session : public std::enable_shared_from_this<Session> {
                                            3 * rtt_min_, eng_.options().probe_patience))
       return restart_handshake();
     // Everything else: the identical packet (same session sequence number and rq_seq).
+    trace("no reply yet: copy {} of the request for {}", tries_ + 2, awaited_name(sent_));
     ++tries_;
     ++retransmits_;
     ++eng_.stats().retransmits;
     transmit();
+    if (sent_ == Sent::SetSessionPrivilege) resend_rakp3();
     arm_retransmit();
   }
 
   void probe_session() {
     established_ = true;  // possibly: a Close Session is due from now on
     probing_ = true;
+    // Every copy of RAKP 3 may have been lost on the way (then the session is not active and
+    // the probe goes unanswered): further copies go out with each copy of the probe, so that a
+    // BMC that has not seen RAKP 3 yet can still activate the session and answer with RAKP 4.
+    rakp3_ = last_;
     if (st_.cipher_auto) eng_.cache_cipher(bmc_key_, st_.ciphers[cipher_idx_]);
     facts_.emplace_back("cipher_suite", std::to_string(st_.ciphers[cipher_idx_]));
     facts_.emplace_back("privilege", std::string(privilege_name(hs_.privilege)));
@@ -1037,9 +1059,17 @@ class Session : public std::enable_shared_from_this<Session> {
     if (fill_cmd_set_session_privilege_level(hs_.privilege, rq.get()) < 0)
       return (void)fail(ErrorKind::Internal, "cannot fill Set Session Privilege Level");
     send_command(Sent::SetSessionPrivilege, rq.get());
+    resend_rakp3();
+  }
+
+  void resend_rakp3() {
+    if (!probing_ || probe_confirmed_ || rakp3_.empty()) return;
+    trace("and another copy of RAKP 3");
+    eng_.send(sock_, peer_, rakp3_);
   }
 
   void restart_handshake() {
+    trace("restarting the handshake (restart {})", restarts_ + 1);
     if (++restarts_ > 2)
       return (void)abort(Outcome::failure(ErrorKind::Timeout,
                                           "session handshake lost repeatedly (RAKP 4 or the "
@@ -1048,6 +1078,7 @@ class Session : public std::enable_shared_from_this<Session> {
     established_ = false;
     probing_ = false;
     probe_confirmed_ = false;
+    rakp3_.clear();
     facts_.clear();
     keys_.wipe();
     session_seq_ = 0;
@@ -1060,6 +1091,9 @@ class Session : public std::enable_shared_from_this<Session> {
   // ---- completion ----------------------------------------------------------------------------
   void got_reply() {
     any_reply_ = true;
+    trace("{} arrived ({} ms after the first copy, {} copies sent)", awaited_name(sent_),
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - first_sent_).count(),
+          tries_ + 1);
     // Round trip from the first copy of the request (an over-estimate when a retransmission
     // was answered; the minimum over the session's replies is close to the path's).
     auto sample = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - first_sent_);
@@ -1257,6 +1291,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::uint8_t> cs_records_;
   bool probing_ = false;  ///< established_ is a guess until Set Session Privilege answers
   bool probe_confirmed_ = false;  ///< a late RAKP 4 proved the probed session active
+  Bytes rakp3_;                   ///< while probing: the RAKP 3 sent, repeated with the probe
   bool reading_after_ = false;   ///< Get Chassis Status after an accepted on/off
   bool reading_before_ = false;  ///< Get Chassis Status before a read_first power action
   int restarts_ = 0;

@@ -521,6 +521,31 @@ TEST_CASE("ipmi_sim: any single lost reply of the handshake is recovered", "[ipm
   }
 }
 
+TEST_CASE("ipmi_sim: every copy of RAKP 3 lost before the probe: no new handshake", "[ipmisim]") {
+  NEED_SIM();
+  SimBmc sim("127.77.0.10");
+  REQUIRE(wait_ready(sim));
+  sim.set_power(true);
+  // The first three copies of RAKP 3 never reach the BMC: its session is not active, so the
+  // probe (Set Session Privilege Level) alone would go unanswered and the handshake would be
+  // started over.  RAKP 3 goes out again with each copy of the probe: the BMC activates the
+  // session on the fourth copy and the operation completes in the first session.
+  UdpProxy proxy("127.77.1.10", sim.addr(), nullptr);
+  REQUIRE(proxy.ok());
+  std::atomic<int> rakp3_seen{0};
+  proxy.set_drop_request([&rakp3_seen](int, int type) { return type == 0x14 && ++rakp3_seen <= 3; });
+  auto op = make_op("127.77.1.10", Action::Status);
+  op.timeout = 6000ms;
+  auto [o, n] = run_op(op);
+  INFO(outcome_text(o));
+  CHECK(n == 1);
+  CHECK(o.ok());
+  CHECK(o.result == "on");
+  CHECK(proxy.dropped() == 3);
+  CHECK(proxy.requests_of(0x14) >= 4);
+  CHECK(proxy.requests_of(0x10) == 1);  // one Open Session: the handshake was not restarted
+}
+
 TEST_CASE("ipmi_sim: a full session table is waited out within the deadline", "[ipmisim]") {
   NEED_SIM();
   // ipmi_sim's session table is smaller than 64 slots: 100 sessions at once on one BMC must all

@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
-// A loopback UDP relay between the backend and a real ipmi_sim that can drop chosen replies:
-// used to lose exactly one reply (e.g. the Chassis Control answer) in a controlled way.
+// A loopback UDP relay between the backend and a real ipmi_sim that can drop chosen replies
+// (and, with set_drop_request, chosen requests): used to lose exactly the packets a case is
+// about (e.g. the Chassis Control answer, or every copy of RAKP 3) in a controlled way.
 #pragma once
 
 #include <arpa/inet.h>
@@ -43,6 +44,18 @@ class UdpProxy {
     ::close(front_);
     ::close(back_);
   }
+  /// drop(i, payload_type) is asked for the i-th request (1-based) from the client with its
+  /// RMCP+ payload type (0x10 Open Session, 0x12 RAKP 1, 0x14 RAKP 3, 0 for IPMI and
+  /// pre-session packets); true drops it.  Set before the first request.
+  void set_drop_request(std::function<bool(int, int)> drop) {
+    std::lock_guard<std::mutex> l(mu_);
+    drop_rq_ = std::move(drop);
+  }
+  /// Requests seen (dropped or not) of one RMCP+ payload type.
+  int requests_of(int payload_type) const {
+    std::lock_guard<std::mutex> l(mu_);
+    return payload_type >= 0 && payload_type < 64 ? by_type_[payload_type] : 0;
+  }
   bool ok() const { return ok_; }
   int replies() const { return replies_; }
   int requests() const { return requests_; }
@@ -62,7 +75,20 @@ class UdpProxy {
             ::recvfrom(front_, buf, sizeof buf, 0, reinterpret_cast<sockaddr*>(&client), &l);
         if (n > 0) {
           have_client = true;
-          ++requests_;
+          int idx = ++requests_;
+          // RMCP+ (auth type 0x06 at byte 4): the payload type is byte 5, without its
+          // encrypted/authenticated bits.
+          int type = n > 5 && static_cast<unsigned char>(buf[4]) == 0x06 ? (buf[5] & 0x3f) : 0;
+          std::function<bool(int, int)> drop_rq;
+          {
+            std::lock_guard<std::mutex> lk(mu_);
+            ++by_type_[type];
+            drop_rq = drop_rq_;
+          }
+          if (drop_rq && drop_rq(idx, type)) {
+            ++dropped_;
+            continue;
+          }
           ::sendto(back_, buf, static_cast<size_t>(n), 0, reinterpret_cast<sockaddr*>(&bmc_),
                    sizeof bmc_);
         }
@@ -85,6 +111,9 @@ class UdpProxy {
   bool ok_ = false;
   sockaddr_in bmc_{};
   std::function<bool(int)> drop_;
+  mutable std::mutex mu_;
+  std::function<bool(int, int)> drop_rq_;
+  int by_type_[64] = {};
   std::atomic<bool> stop_{false};
   std::atomic<int> replies_{0}, requests_{0}, dropped_{0};
   std::thread thr_;

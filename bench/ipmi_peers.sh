@@ -80,7 +80,10 @@ if [[ " $TOOLS " == *" fleetpower"* ]]; then
     FLEETPOWER=$WORK/fleetpower
     # Disruptive actions on many targets need --yes when there is no terminal to confirm on.
     FP_YES=()
-    "$FLEETPOWER" --help 2>&1 | grep -q -- '--yes' && FP_YES=(--yes)
+    # (the help text captured first: `--help | grep -q` under pipefail failed whenever grep's
+    # early exit made fleetpower's write fail with SIGPIPE)
+    FP_HELP=$("$FLEETPOWER" --help 2>&1 || true)
+    [[ $FP_HELP == *--yes* ]] && FP_YES=(--yes)
 fi
 D=
 cleanup() {

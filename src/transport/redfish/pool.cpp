@@ -84,6 +84,7 @@ struct Exchange {
   std::weak_ptr<Connection> conn2;
   int carriers = 0;
   bool hedged = false;
+  int hedges = 0;  ///< times sent again on another connection (at most kMaxHedges)
   std::optional<asio::steady_timer> hedge_timer;
 
   void finish(HttpResult r) {
@@ -638,31 +639,45 @@ void Endpoint::request(HttpRequest req, Clock::time_point deadline, asio::cancel
   }
   if (limits_.hedge.count() > 0 && x->req.method == Method::Get) {
     x->hedge_timer.emplace(ex_);
-    x->hedge_timer->expires_after(limits_.hedge);
-    std::weak_ptr<Exchange> wx = x;
-    std::weak_ptr<Endpoint> wep = weak_from_this();
-    x->hedge_timer->async_wait([wx, wep](error_code ec) {
-      if (ec) return;
-      auto xx = wx.lock();
-      auto ep = wep.lock();
-      if (xx && ep) ep->hedge(xx);
-    });
+    arm_hedge(x);
   }
   queue_.push_back(std::move(x));
   dispatch();
 }
 
+void Endpoint::arm_hedge(const std::shared_ptr<Exchange>& x) {
+  x->hedge_timer->expires_after(limits_.hedge);
+  std::weak_ptr<Exchange> wx = x;
+  std::weak_ptr<Endpoint> wep = weak_from_this();
+  x->hedge_timer->async_wait([wx, wep](error_code ec) {
+    if (ec) return;
+    auto xx = wx.lock();
+    auto ep = wep.lock();
+    if (xx && ep) ep->hedge(xx);
+  });
+}
+
 void Endpoint::hedge(const std::shared_ptr<Exchange>& x) {
-  if (x->finished || x->hedged || x->carriers != 1) return;  // queued, or already hedged
-  if (x->deadline - Clock::now() < limits_.hedge / 2) return;  // too late to help
-  // Only onto a connection that is free now: never ahead of other queued requests.
-  bool room = static_cast<int>(conns_.size()) < limits_.max_per_host;
-  for (auto& c : conns_)
-    if (c->state() == Connection::State::Idle) room = true;
-  if (!room) return;
-  x->hedged = true;
-  queue_.push_front(x);
-  dispatch();
+  if (x->finished) return;
+  const auto left = x->deadline - Clock::now();
+  if (left < limits_.hedge / 2) return;  // too late to help
+  // Carried by exactly one connection (not queued, not already on two), and not hedged too
+  // often; only onto a connection that is free now, never ahead of other queued requests.
+  if (x->carriers == 1 && x->hedges < kMaxHedges) {
+    bool room = static_cast<int>(conns_.size()) < limits_.max_per_host;
+    for (auto& c : conns_)
+      if (c->state() == Connection::State::Idle) room = true;
+    if (room) {
+      x->hedged = true;
+      ++x->hedges;
+      queue_.push_front(x);
+      dispatch();
+    }
+  }
+  // Still unanswered one interval from now: look again.  The BMC's other connection may have
+  // been busy this time, or the copy sent on it may fail (its carrier gone, the exchange back
+  // to one), and a GET stuck behind TCP back-off stays stuck for seconds.
+  if (!x->finished && left >= limits_.hedge + limits_.hedge / 2) arm_hedge(x);
 }
 
 void Endpoint::cancel_exchange(const std::shared_ptr<Exchange>& x) {

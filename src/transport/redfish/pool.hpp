@@ -31,8 +31,10 @@ struct WireLimits {
   int max_per_host = 2;
   /// A GET with no answer after this long is sent again on a second connection (a fresh one,
   /// or the BMC's other idle one), the first answer wins: on a lossy path one TCP connection
-  /// can sit in retransmission back-off (1, 2, 4, 8 s ...) while a new one gets through.  A GET
-  /// may run twice; nothing else is hedged.  0: never.
+  /// can sit in retransmission back-off (1, 2, 4, 8 s ...) while a new one gets through.  While
+  /// it stays unanswered it is looked at again every such interval (the other connection may
+  /// have been busy, or the copy on it failed): a GET may run up to 1 + 3 times, never on more
+  /// than two connections at once; nothing else is hedged.  0: never.
   Millis hedge{0};
 };
 
@@ -101,8 +103,11 @@ class Endpoint final : public HttpEndpoint, public std::enable_shared_from_this<
   const std::shared_ptr<boost::asio::ssl::context>& ssl_context() const { return ctx_; }
   ConnBudget& budget() { return *budget_; }
   void cancel_exchange(const std::shared_ptr<Exchange>& x);
-  /// The hedge timer of a GET fired: send it on a second connection if one is free.
+  /// The hedge timer of a GET fired: send it on a second connection if one is free, and
+  /// look again one interval later while it is unanswered (at most kMaxHedges copies).
   void hedge(const std::shared_ptr<Exchange>& x);
+  void arm_hedge(const std::shared_ptr<Exchange>& x);
+  static constexpr int kMaxHedges = 3;
 
  private:
   boost::asio::any_io_executor ex_;

@@ -52,6 +52,7 @@ class MiniServer {
   std::size_t big_body = 0;           ///< if >0, the system resource is this large
   Millis delay{40};
   int stall_first = 0;  ///< the first this many connections read requests and never answer
+  int close_ordinal = 0;  ///< this connection (1-based) reads its first request and closes
   void stop() {
     if (!thread_.joinable()) return;
     asio::post(io_, [this] {
@@ -107,6 +108,7 @@ class MiniServer {
       if (c->req["OData-Version"] != "4.0" || c->req["Accept-Encoding"] != "identity")
         stats_.headers_ok = false;
       if (c->ordinal <= stall_first) return held_.push_back(c);  // read, never answer
+      if (c->ordinal == close_ordinal) return closed(c);          // read, hang up
       c->timer.expires_after(delay);
       c->timer.async_wait([this, c](boost::system::error_code) { respond(c); });
     });
@@ -386,6 +388,33 @@ TEST_CASE("wire: a GET stuck on one connection is hedged on a second one", "[red
     }
     srv.stop();
   }
+}
+
+TEST_CASE("wire: a hedge that fails is followed by another one", "[redfish][wire]") {
+  // The first connection swallows the GET (TCP back-off), the hedge's connection hangs up
+  // after reading it: the GET is back on one stuck connection, and one interval later it is
+  // sent again, on a third connection, which answers.
+  asio::io_context io;
+  ServerStats stats;
+  MiniServer srv(stats);
+  srv.stall_first = 1;
+  srv.close_ordinal = 2;
+  srv.start();
+  redfish::Options o;
+  o.hedge_after = Millis(200);
+  o.session_linger = Millis(0);
+  auto b = redfish::make_backend(io.get_executor(), o);
+  auto ops = run_ops(io, *b, {{srv.port, "N2"}}, Millis(2500));
+  auto t0 = Clock::now();
+  io.run_for(std::chrono::seconds(5));
+  auto took = Clock::now() - t0;
+  REQUIRE(ops[0]->calls == 1);
+  INFO(ops[0]->out.reason);
+  CHECK(ops[0]->out.ok());
+  CHECK(ops[0]->out.state == PowerState::On);
+  CHECK(stats.accepted >= 3);
+  CHECK(took < std::chrono::milliseconds(2000));
+  srv.stop();
 }
 
 TEST_CASE("wire: cancellation aborts the socket and completes once", "[redfish][wire]") {

@@ -76,7 +76,7 @@ class LossyBackend final : public Backend {
 };
 }  // namespace
 
-TEST_CASE("on verifies the end state; already-on nodes are left alone", "[fleet]") {
+TEST_CASE("on verifies the end state, already-on nodes are left alone", "[fleet]") {
   asio::io_context io;
   BackendRegistry reg;
   auto tb = std::make_unique<TestBackend>(io.get_executor());
@@ -228,7 +228,7 @@ TEST_CASE("verification times out with the last state seen", "[fleet]") {
   }
 }
 
-TEST_CASE("cycle and reset of a node that is off power it on; dry-run sends nothing", "[fleet]") {
+TEST_CASE("cycle and reset of a node that is off power it on, dry-run sends nothing", "[fleet]") {
   asio::io_context io;
   BackendRegistry reg;
   auto tb = std::make_unique<TestBackend>(io.get_executor());

@@ -49,7 +49,7 @@ struct Fixture {
 
 }  // namespace
 
-TEST_CASE("power report sums per circuit, PDU and phase; missing readings are never zero") {
+TEST_CASE("power report sums per circuit, PDU and phase, and missing readings are never zero") {
   Fixture f({{"n1", 100},
              {"n2", 200},
              {"n3", 300},

@@ -257,7 +257,7 @@ Fleet named_fleet(std::size_t n, const std::string& protocol) {
 }
 }  // namespace
 
-TEST_CASE("adaptive window: grows to the maximum on clean answers; fixed when not adaptive", "[scheduler]") {
+TEST_CASE("adaptive window: grows to the maximum on clean answers, fixed when not adaptive", "[scheduler]") {
   SECTION("clean") {
     asio::io_context io;
     BackendRegistry reg;

@@ -609,7 +609,7 @@ TEST_CASE("ipmi_sim: 30 percent of replies lost and every operation still correc
   CHECK(proxy.dropped() > 0);
 }
 
-TEST_CASE("ipmi_sim: sessions are closed, also when interrupted; auto cipher is cached per BMC",
+TEST_CASE("ipmi_sim: sessions are closed, also when interrupted, and auto cipher is cached per BMC",
           "[ipmisim]") {
   NEED_SIM();
   SimBmc sim("127.77.0.8");

@@ -416,7 +416,7 @@ TEST_CASE("probe: vendor, manager firmware, reset types", "[redfish][engine]") {
   CHECK(rt);
 }
 
-TEST_CASE("blades: `system` selects one; several without it is a config error",
+TEST_CASE("blades: `system` selects one, several without it is a config error",
           "[redfish][engine]") {
   FP_REQUIRE_MOCKUPS();
   Harness h("dmtf-public-bladed");

@@ -677,7 +677,7 @@ void Endpoint::hedge(const std::shared_ptr<Exchange>& x) {
   // Still unanswered one interval from now: look again.  The BMC's other connection may have
   // been busy this time, or the copy sent on it may fail (its carrier gone, the exchange back
   // to one), and a GET stuck behind TCP back-off stays stuck for seconds.
-  if (!x->finished && left >= limits_.hedge + limits_.hedge / 2) arm_hedge(x);
+  if (!x->finished && x->hedges < kMaxHedges && left >= limits_.hedge + limits_.hedge / 2) arm_hedge(x);
 }
 
 void Endpoint::cancel_exchange(const std::shared_ptr<Exchange>& x) {

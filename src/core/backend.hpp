@@ -82,10 +82,6 @@ class BackendRegistry {
     }
     return e.backend.get();
   }
-  bool built(const std::string& protocol) const {
-    auto it = map_.find(protocol);
-    return it != map_.end() && it->second.backend;
-  }
   /// Every backend, building the lazy ones.
   template <class F>
   void for_each(F&& f) {

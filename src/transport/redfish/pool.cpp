@@ -83,7 +83,6 @@ struct Exchange {
   /// carrier that fails leaves the exchange to the other; the first answer completes it).
   std::weak_ptr<Connection> conn2;
   int carriers = 0;
-  bool hedged = false;
   int hedges = 0;  ///< times sent again on another connection (at most kMaxHedges)
   std::optional<asio::steady_timer> hedge_timer;
 
@@ -183,7 +182,7 @@ class Connection : public std::enable_shared_from_this<Connection> {
 
   void run(std::shared_ptr<Exchange> x) {
     cur_ = std::move(x);
-    if (cur_->hedged && cur_->conn.lock())
+    if (cur_->hedges > 0 && cur_->conn.lock())
       cur_->conn2 = weak_from_this();
     else
       cur_->conn = weak_from_this();
@@ -668,7 +667,6 @@ void Endpoint::hedge(const std::shared_ptr<Exchange>& x) {
     for (auto& c : conns_)
       if (c->state() == Connection::State::Idle) room = true;
     if (room) {
-      x->hedged = true;
       ++x->hedges;
       queue_.push_front(x);
       dispatch();

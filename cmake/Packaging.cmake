@@ -26,6 +26,9 @@ set(CPACK_DEBIAN_PACKAGE_MAINTAINER "The fleetpower authors <fleetpower@example.
 set(CPACK_DEBIAN_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_PACKAGE_PRIORITY optional)
 set(CPACK_DEBIAN_PACKAGE_SHLIBDEPS ON)
+# libssh is opened with dlopen (src/transport/ssh/libssh_api.hpp), which dpkg-shlibdeps cannot
+# see; its findings are appended to this.
+set(CPACK_DEBIAN_PACKAGE_DEPENDS "libssh-4 (>= 0.9)")
 # The synopsis line is CPACK_PACKAGE_DESCRIPTION_SUMMARY; this is the extended description.
 set(CPACK_DEBIAN_PACKAGE_DESCRIPTION
     "fleetpower powers whole fleets of servers on, off, through a cycle, a reset

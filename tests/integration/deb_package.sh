@@ -79,6 +79,8 @@ for lib in $(readelf -d "$T/x/usr/bin/fleetpower" | sed -n 's/.*NEEDED.*\[\(.*\)
 done
 check "Depends names the package of every NEEDED library (missing:${missing:- none})" test -z "$missing"
 check "Depends carries versions from the shlibs files" grep -q 'libc6 (>= ' <<<"$depends"
+check "Depends names libssh-4 (opened with dlopen on the first SSH target: dpkg-shlibdeps cannot see it)" \
+  grep -qE '(^|, )libssh-4( |,|$)' <<<"$depends"
 check "the packaged binary is stripped" bash -c "! readelf -S '$T/x/usr/bin/fleetpower' | grep -q '\.debug_info'"
 dpkg-deb --contents "$DEB" | awk '{print $NF}' | sed 's|^\./|/|' >"$T/contents"
 for p in /usr/bin/fleetpower /usr/share/man/man1/fleetpower.1.gz /usr/share/man/man5/fleetpower-inventory.5.gz \

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
+# fp-test-stage: both
 # Redfish TLS verification through the CLI against fleetpower-sim's generated CA:
 # verified OK with --ca-file / inventory ca_file, refused without it, accepted with a pinned
 # fingerprint (several spellings), refused with a wrong one; expired, self-signed and wrong-name

@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-3.0-or-later
+# fp-test-stage: both
 # SSH security against real OpenSSH sshd instances on loopback (ForceCommand: the device
 # emulator): host keys (unknown refused under strict, accepted and recorded under accept-new,
 # a changed key always refused with its SHA256 fingerprint), injection attempts in an address,
@@ -185,4 +186,23 @@ new_cmds=$(fp_commands pdu | tail -n "+$((c0 + 1))" | grep -vx exit | tr '\n' ' 
 want_cmds=""
 [ -z "$PW" ] || want_cmds="olStatus 6 "
 check_eq "failed logins sent no command (only the password login sent its status)" "$new_cmds" "$want_cmds"
+# --- libssh is opened on the first SSH target, not linked ------------------------------------
+check "fleetpower does not link libssh (an IPMI or Redfish run never maps it)" \
+  bash -c "! readelf -d '$FLEETPOWER' | grep -q 'NEEDED.*libssh'"
+inv "$T/known_hosts"
+c0=$(ncmds pdu) k0=$(nconns pdu)
+rc=0
+FLEETPOWER_LIBSSH="$T/no/such/libssh.so.4" "${FP[@]}" -o json status pdu1-o5 >"$T/out" 2>"$T/err" || rc=$?
+check_eq "libssh cannot be loaded: every target failed (exit 3)" "$rc" 3
+check "libssh cannot be loaded: a configuration error with the loader's reason" python3 - "$T/out" "$T/no/such/libssh.so.4" <<'PY'
+import json, sys
+doc = json.load(open(sys.argv[1]))
+hosts = doc["hosts"] if isinstance(doc, dict) else doc
+h = [x for x in hosts if x["host"] == "pdu1-o5"][0]
+assert h["error"] == "config", h
+assert "cannot load libssh" in h["reason"] and sys.argv[2] in h["reason"], h
+PY
+check_eq "libssh cannot be loaded: nothing reached the PDU" "$(nconns pdu) $(ncmds pdu)" "$k0 $c0"
+run status pdu1-o5
+has "the same target with libssh found: its state" "^pdu1-o5: (on|off)$"
 finish

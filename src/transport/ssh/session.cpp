@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: GPL-3.0-or-later
 #include "transport/ssh/session.hpp"
+#include "transport/ssh/libssh_api.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -103,7 +104,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void connected() {
     answered_ = true;
-    s_ = ssh_new();
+    s_ = sshlib().ssh_new();
     if (!s_) return fail(ErrorKind::Internal, "ssh_new failed");
     error_code ec;
     int fd = socket_.release(ec);
@@ -116,19 +117,19 @@ class Session : public std::enable_shared_from_this<Session> {
     int verbosity = SSH_LOG_NOLOG;
     int port = spec_.port;
     int no = 0;
-    bool ok = ssh_options_set(s_, SSH_OPTIONS_FD, &fd) == 0 && ssh_options_set(s_, SSH_OPTIONS_HOST, spec_.host.c_str()) == 0 &&
-              ssh_options_set(s_, SSH_OPTIONS_PORT, &port) == 0 &&
-              ssh_options_set(s_, SSH_OPTIONS_USER, spec_.username.c_str()) == 0 &&
-              ssh_options_set(s_, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) == 0 &&
-              ssh_options_set(s_, SSH_OPTIONS_PROCESS_CONFIG, &no) == 0 &&
-              ssh_options_set(s_, SSH_OPTIONS_KNOWNHOSTS, spec_.known_hosts.c_str()) == 0 &&
-              ssh_options_set(s_, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
+    bool ok = sshlib().ssh_options_set(s_, SSH_OPTIONS_FD, &fd) == 0 && sshlib().ssh_options_set(s_, SSH_OPTIONS_HOST, spec_.host.c_str()) == 0 &&
+              sshlib().ssh_options_set(s_, SSH_OPTIONS_PORT, &port) == 0 &&
+              sshlib().ssh_options_set(s_, SSH_OPTIONS_USER, spec_.username.c_str()) == 0 &&
+              sshlib().ssh_options_set(s_, SSH_OPTIONS_LOG_VERBOSITY, &verbosity) == 0 &&
+              sshlib().ssh_options_set(s_, SSH_OPTIONS_PROCESS_CONFIG, &no) == 0 &&
+              sshlib().ssh_options_set(s_, SSH_OPTIONS_KNOWNHOSTS, spec_.known_hosts.c_str()) == 0 &&
+              sshlib().ssh_options_set(s_, SSH_OPTIONS_GLOBAL_KNOWNHOSTS,
                               spec_.global_known_hosts.empty() ? "/etc/ssh/ssh_known_hosts"
                                                                : spec_.global_known_hosts.c_str()) == 0;
-    if (!ok) return fail(ErrorKind::Internal, fmt::format("libssh options: {}", ssh_get_error(s_)));
-    ssh_set_blocking(s_, 0);
+    if (!ok) return fail(ErrorKind::Internal, fmt::format("libssh options: {}", sshlib().ssh_get_error(s_)));
+    sshlib().ssh_set_blocking(s_, 0);
     enter(Step::Handshake, spec_.limits.handshake);
-    drive([this] { return libssh(ssh_connect(s_)); }, [this](Res r) {
+    drive([this] { return libssh(sshlib().ssh_connect(s_)); }, [this](Res r) {
       if (r == Res::Fail) return fail(ErrorKind::Protocol, fmt::format("SSH handshake with {} failed: {}", where(), err()));
       check_host_key();
     });
@@ -136,13 +137,13 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void check_host_key() {
     ssh_key key = nullptr;
-    if (ssh_get_server_publickey(s_, &key) != SSH_OK || !key)
+    if (sshlib().ssh_get_server_publickey(s_, &key) != SSH_OK || !key)
       return fail(ErrorKind::Protocol, "the device sent no host key");
     std::string fp = fingerprint(key);
-    std::string type = ssh_key_type_to_char(ssh_key_type(key)) ? ssh_key_type_to_char(ssh_key_type(key)) : "?";
-    ssh_key_free(key);
+    std::string type = sshlib().ssh_key_type_to_char(sshlib().ssh_key_type(key)) ? sshlib().ssh_key_type_to_char(sshlib().ssh_key_type(key)) : "?";
+    sshlib().ssh_key_free(key);
     host_key_ = fp;
-    auto st = ssh_session_is_known_server(s_);
+    auto st = sshlib().ssh_session_is_known_server(s_);
     switch (st) {
       case SSH_KNOWN_HOSTS_OK:
         break;
@@ -159,7 +160,7 @@ class Session : public std::enable_shared_from_this<Session> {
           return fail(ErrorKind::Tls, fmt::format("unknown host key for {}: {} {} is not in {} (host_key_policy "
                                                   "strict; add the key, or set host_key_policy: accept-new)",
                                                   where(), type, fp, spec_.known_hosts));
-        if (ssh_session_update_known_hosts(s_) != SSH_OK)
+        if (sshlib().ssh_session_update_known_hosts(s_) != SSH_OK)
           return fail(ErrorKind::Config, fmt::format("cannot add the host key of {} to {}: {}", where(),
                                                      spec_.known_hosts, err()));
         added_key_ = true;
@@ -176,7 +177,7 @@ class Session : public std::enable_shared_from_this<Session> {
     enter(Step::Auth, spec_.limits.auth);
     if (spec_.identity && !tried_key_) {
       tried_key_ = true;
-      return drive([this] { return auth(ssh_userauth_publickey(s_, nullptr, spec_.identity.get())); },
+      return drive([this] { return auth(sshlib().ssh_userauth_publickey(s_, nullptr, spec_.identity.get())); },
                    [this](Res r) {
                      if (r == Res::Ok) return open_channel();
                      if (auth_partial_) return fail(ErrorKind::Auth, "the device asks for a second authentication (not supported)");
@@ -191,15 +192,15 @@ class Session : public std::enable_shared_from_this<Session> {
                                                "the credentials",
                                                spec_.username));
     }
-    int methods = ssh_userauth_list(s_, nullptr);
+    int methods = sshlib().ssh_userauth_list(s_, nullptr);
     if (tried_key_ && methods != 0 && !(methods & SSH_AUTH_METHOD_PASSWORD) && (methods & SSH_AUTH_METHOD_INTERACTIVE))
       return kbdint();
-    drive([this] { return auth(ssh_userauth_password(s_, nullptr, spec_.password->reveal().c_str())); },
+    drive([this] { return auth(sshlib().ssh_userauth_password(s_, nullptr, spec_.password->reveal().c_str())); },
           [this](Res r) {
             if (r == Res::Ok) return open_channel();
             if (auth_partial_) return fail(ErrorKind::Auth, "the device asks for a second authentication (not supported)");
             if (auth_error_) return fail(ErrorKind::Auth, fmt::format("password authentication failed: {}", err()));
-            int m = ssh_userauth_list(s_, nullptr);
+            int m = sshlib().ssh_userauth_list(s_, nullptr);
             if (m != 0 && !(m & SSH_AUTH_METHOD_PASSWORD) && (m & SSH_AUTH_METHOD_INTERACTIVE) && !tried_kbdint_)
               return kbdint();
             if (m != 0 && !(m & SSH_AUTH_METHOD_PASSWORD) && !(m & SSH_AUTH_METHOD_INTERACTIVE))
@@ -214,13 +215,13 @@ class Session : public std::enable_shared_from_this<Session> {
     drive(
         [this]() -> Res {
           for (;;) {
-            int rc = ssh_userauth_kbdint(s_, nullptr, nullptr);
+            int rc = sshlib().ssh_userauth_kbdint(s_, nullptr, nullptr);
             if (rc != SSH_AUTH_INFO) return auth(rc);
             // Every prompt gets the password; the answers go out on the next call.
-            int n = ssh_userauth_kbdint_getnprompts(s_);
+            int n = sshlib().ssh_userauth_kbdint_getnprompts(s_);
             if (n < 0 || n > 8 || ++kbd_rounds_ > 4) return Res::Fail;
             for (int i = 0; i < n; ++i)
-              ssh_userauth_kbdint_setanswer(s_, static_cast<unsigned>(i), spec_.password->reveal().c_str());
+              sshlib().ssh_userauth_kbdint_setanswer(s_, static_cast<unsigned>(i), spec_.password->reveal().c_str());
           }
         },
         [this](Res r) {
@@ -232,12 +233,12 @@ class Session : public std::enable_shared_from_this<Session> {
   void open_channel() {
     enter(Step::OpenChannel, spec_.limits.channel);
     if (ch_) {
-      ssh_channel_free(ch_);
+      sshlib().ssh_channel_free(ch_);
       ch_ = nullptr;
     }
-    ch_ = ssh_channel_new(s_);
+    ch_ = sshlib().ssh_channel_new(s_);
     if (!ch_) return fail(ErrorKind::Internal, "ssh_channel_new failed");
-    drive([this] { return libssh(ssh_channel_open_session(ch_)); }, [this](Res r) {
+    drive([this] { return libssh(sshlib().ssh_channel_open_session(ch_)); }, [this](Res r) {
       if (r == Res::Fail) return fail(ErrorKind::BmcError, fmt::format("the device refused a session channel: {}", err()));
       if (spec_.profile->mode == Mode::Exec) return exec_command();
       if (spec_.profile->pty) return request_pty();
@@ -247,7 +248,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void request_pty() {
     enter(Step::RequestPty, spec_.limits.channel);
-    drive([this] { return libssh(ssh_channel_request_pty_size(ch_, "vt100", 200, 24)); }, [this](Res r) {
+    drive([this] { return libssh(sshlib().ssh_channel_request_pty_size(ch_, "vt100", 200, 24)); }, [this](Res r) {
       if (r == Res::Fail) return fail(ErrorKind::BmcError, fmt::format("the device refused a terminal: {}", err()));
       request_shell();
     });
@@ -255,7 +256,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void request_shell() {
     enter(Step::RequestShell, spec_.limits.channel);
-    drive([this] { return libssh(ssh_channel_request_shell(ch_)); }, [this](Res r) {
+    drive([this] { return libssh(sshlib().ssh_channel_request_shell(ch_)); }, [this](Res r) {
       if (r == Res::Fail) return fail(ErrorKind::BmcError, fmt::format("the device refused a shell: {}", err()));
       enter(Step::Prompt, spec_.limits.reply);
       buf_.clear();
@@ -270,7 +271,7 @@ class Session : public std::enable_shared_from_this<Session> {
     buf_.clear();
     enter(Step::Reply, spec_.limits.reply);
     std::string line = cmd + spec_.profile->newline;
-    if (ssh_channel_write(ch_, line.data(), static_cast<uint32_t>(line.size())) != static_cast<int>(line.size()))
+    if (sshlib().ssh_channel_write(ch_, line.data(), static_cast<uint32_t>(line.size())) != static_cast<int>(line.size()))
       return fail(ErrorKind::Connection, fmt::format("cannot send the command to {}: {}", where(), err()));
     read_until_prompt([this] {
       std::string reply = strip_shell_reply(buf_, spec_.commands[next_]);
@@ -304,7 +305,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void exec_command() {
     const std::string& cmd = spec_.commands[next_];
     enter(Step::RequestExec, spec_.limits.channel);
-    drive([this, &cmd] { return libssh(ssh_channel_request_exec(ch_, cmd.c_str())); }, [this](Res r) {
+    drive([this, &cmd] { return libssh(sshlib().ssh_channel_request_exec(ch_, cmd.c_str())); }, [this](Res r) {
       if (r == Res::Fail) return fail(ErrorKind::BmcError, fmt::format("the device refused the command: {}", err()));
       enter(Step::Reply, spec_.limits.reply);
       buf_.clear();
@@ -315,8 +316,8 @@ class Session : public std::enable_shared_from_this<Session> {
             if (x == Res::Fail) return x;
             if (!eof_) return Res::Again;
             // The exit status usually follows the EOF: wait for it, or for the close.
-            exit_status_ = ssh_channel_get_exit_status(ch_);
-            if (exit_status_ >= 0 || ssh_channel_is_closed(ch_)) return Res::Ok;
+            exit_status_ = sshlib().ssh_channel_get_exit_status(ch_);
+            if (exit_status_ >= 0 || sshlib().ssh_channel_is_closed(ch_)) return Res::Ok;
             return Res::Again;
           },
           [this](Res x) {
@@ -343,7 +344,7 @@ class Session : public std::enable_shared_from_this<Session> {
       bool got = false;
       for (int stream = 0; stream < 2; ++stream) {
         for (;;) {
-          int n = ssh_channel_read_nonblocking(ch_, tmp, sizeof tmp, stream);
+          int n = sshlib().ssh_channel_read_nonblocking(ch_, tmp, sizeof tmp, stream);
           if (n == SSH_EOF) {
             eof_ = true;
             break;
@@ -358,10 +359,10 @@ class Session : public std::enable_shared_from_this<Session> {
           buf_.append(tmp, static_cast<std::size_t>(n));
         }
       }
-      if (!got && !eof_ && (ssh_channel_poll(ch_, 0) > 0 || ssh_channel_poll(ch_, 1) > 0)) got = true;
+      if (!got && !eof_ && (sshlib().ssh_channel_poll(ch_, 0) > 0 || sshlib().ssh_channel_poll(ch_, 1) > 0)) got = true;
       if (!got) break;
     }
-    if (ssh_channel_is_eof(ch_)) eof_ = true;
+    if (sshlib().ssh_channel_is_eof(ch_)) eof_ = true;
     return Res::Ok;
   }
 
@@ -444,7 +445,7 @@ class Session : public std::enable_shared_from_this<Session> {
   /// buffered (see read_available) never makes the socket readable.  Whichever comes first
   /// pumps; the other is stale (wait_gen_).
   void wait_io() {
-    int flags = ssh_get_poll_flags(s_);
+    int flags = sshlib().ssh_get_poll_flags(s_);
     auto w = (flags & SSH_WRITE_PENDING) ? asio::posix::descriptor_base::wait_write
                                          : asio::posix::descriptor_base::wait_read;
     const unsigned gen = ++wait_gen_;
@@ -512,10 +513,10 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   std::string where() const { return spec_.label; }
-  std::string err() const { return s_ ? sanitize(ssh_get_error(s_)) : std::string("no session"); }
+  std::string err() const { return s_ ? sanitize(sshlib().ssh_get_error(s_)) : std::string("no session"); }
   bool has_password() const { return spec_.password && !spec_.password->empty(); }
   std::string methods_note() const {
-    int m = s_ ? ssh_userauth_list(s_, nullptr) : 0;
+    int m = s_ ? sshlib().ssh_userauth_list(s_, nullptr) : 0;
     if (m == 0) return "";
     std::vector<std::string> names;
     if (m & SSH_AUTH_METHOD_PUBLICKEY) names.emplace_back("publickey");
@@ -529,11 +530,11 @@ class Session : public std::enable_shared_from_this<Session> {
   static std::string fingerprint(ssh_key key) {
     unsigned char* hash = nullptr;
     size_t len = 0;
-    if (ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &len) != 0) return "SHA256:?";
-    char* fp = ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, len);
+    if (sshlib().ssh_get_publickey_hash(key, SSH_PUBLICKEY_HASH_SHA256, &hash, &len) != 0) return "SHA256:?";
+    char* fp = sshlib().ssh_get_fingerprint_hash(SSH_PUBLICKEY_HASH_SHA256, hash, len);
     std::string out = fp ? fp : "SHA256:?";
-    ssh_string_free_char(fp);
-    ssh_clean_pubkey_hash(&hash);
+    sshlib().ssh_string_free_char(fp);
+    sshlib().ssh_clean_pubkey_hash(&hash);
     return out;
   }
 
@@ -572,7 +573,7 @@ class Session : public std::enable_shared_from_this<Session> {
     resolver_.cancel();
     // Completion is posted: never from inside start(), and after this object's handlers unwind.
     asio::post(ex_, [d = std::move(done_), o = std::move(o)]() mutable { d(std::move(o)); });
-    if (graceful && ch_ && s_ && !ssh_channel_is_closed(ch_)) {
+    if (graceful && ch_ && s_ && !sshlib().ssh_channel_is_closed(ch_)) {
       closing_ = true;
       step_ = Step::Closing;
       step_timer_.expires_after(kCloseLimit);
@@ -583,14 +584,14 @@ class Session : public std::enable_shared_from_this<Session> {
       });
       if (spec_.profile->mode == Mode::Shell && !spec_.profile->exit_command.empty()) {
         std::string line = spec_.profile->exit_command + spec_.profile->newline;
-        ssh_channel_write(ch_, line.data(), static_cast<uint32_t>(line.size()));
+        sshlib().ssh_channel_write(ch_, line.data(), static_cast<uint32_t>(line.size()));
       }
       buf_.clear();
       return drive(
           [this]() -> Res {
             if (read_available() == Res::Fail) return Res::Fail;
             buf_.clear();  // what the device says on the way out does not matter
-            return ssh_channel_is_closed(ch_) ? Res::Ok : Res::Again;
+            return sshlib().ssh_channel_is_closed(ch_) ? Res::Ok : Res::Again;
           },
           [this](Res) { end_close(); });
     }
@@ -615,13 +616,13 @@ class Session : public std::enable_shared_from_this<Session> {
       if (!s_) ::close(fd);
     }
     if (ch_) {
-      ssh_channel_close(ch_);
-      ssh_channel_free(ch_);
+      sshlib().ssh_channel_close(ch_);
+      sshlib().ssh_channel_free(ch_);
       ch_ = nullptr;
     }
     if (s_) {
-      ssh_disconnect(s_);
-      ssh_free(s_);
+      sshlib().ssh_disconnect(s_);
+      sshlib().ssh_free(s_);
       s_ = nullptr;
     }
   }
@@ -662,20 +663,29 @@ class Session : public std::enable_shared_from_this<Session> {
 
 void run_session(asio::any_io_executor ex, SessionSpec spec, asio::cancellation_slot cancel,
                  std::function<void(Outcome)> done, std::function<void()> released) {
+  std::string why;
+  if (!load_libssh(&why)) {
+    asio::post(ex, [done = std::move(done), released = std::move(released), why = std::move(why)] {
+      done(Outcome::failure(ErrorKind::Config, why));
+      if (released) released();
+    });
+    return;
+  }
   auto s = std::make_shared<Session>(std::move(ex), std::move(spec), cancel, std::move(done), std::move(released));
   s->begin();
 }
 
 std::shared_ptr<ssh_key_struct> load_identity(const std::string& path, std::string* err) {
+  if (!load_libssh(err)) return nullptr;
   ssh_key key = nullptr;
-  int rc = ssh_pki_import_privkey_file(path.c_str(), nullptr, nullptr, nullptr, &key);
+  int rc = sshlib().ssh_pki_import_privkey_file(path.c_str(), nullptr, nullptr, nullptr, &key);
   if (rc != SSH_OK || !key) {
     *err = fmt::format("cannot load identity_file {} (missing, unreadable, or protected by a passphrase, which "
                        "fleetpower does not support)",
                        path);
     return nullptr;
   }
-  return std::shared_ptr<ssh_key_struct>(key, [](ssh_key k) { ssh_key_free(k); });
+  return std::shared_ptr<ssh_key_struct>(key, [](ssh_key k) { sshlib().ssh_key_free(k); });
 }
 
 }  // namespace fleetpower::ssh

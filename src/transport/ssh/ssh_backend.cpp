@@ -13,6 +13,7 @@
 #include <map>
 
 #include "core/inventory.hpp"
+#include "transport/ssh/libssh_api.hpp"
 #include "transport/ssh/profile.hpp"
 
 namespace fleetpower::ssh {
@@ -34,7 +35,9 @@ struct Waiter {
 class SshBackend final : public Backend {
  public:
   SshBackend(asio::any_io_executor ex, Options o, LoadReport* report) : ex_(ex), opts_(std::move(o)) {
-    ssh_init();
+    // libssh is loaded here, on the first SSH target; when it cannot be, each SSH operation
+    // fails with the loader's reason (run_session).
+    if (load_libssh()) sshlib().ssh_init();
     std::vector<std::string> errors;
     if (opts_.system_profile_dir) profiles_.load_dir(kSystemProfileDir, true, &errors);
     for (auto& d : opts_.profile_dirs) profiles_.load_dir(d, false, &errors);

@@ -13,9 +13,9 @@
 
 namespace fleetpower::cli {
 
-bool load_plugins(const Globals& g, plugin::Registry* reg) {
+bool load_plugins(const Globals& g, plugin::Registry* reg, bool defer_builtin) {
   std::vector<Diagnostic> diags;
-  bool ok = reg->load_builtin(&diags);
+  bool ok = reg->load_builtin(&diags, defer_builtin);
   ok = reg->load_dir(plugin::kSitePluginDir, false, &diags) && ok;
   if (!g.config_plugin_dir.empty()) ok = reg->load_dir(g.config_plugin_dir, true, &diags) && ok;
   for (auto& d : g.plugin_dirs) ok = reg->load_dir(d, true, &diags) && ok;
@@ -70,7 +70,7 @@ void setup_plugins(CLI::App& app, Globals& g, CommandFn* run) {
           asio::io_context io;
           BackendRegistry reg;
           auto loaded = std::make_shared<plugin::Registry>();
-          bool ok = load_plugins(g, loaded.get());
+          bool ok = load_plugins(g, loaded.get(), false);  // every built-in checked and listed
           register_backends(reg, io.get_executor(), g, loaded);
           const plugin::Registry& plugins = *loaded;
           auto ssh_rows = ssh_profile_rows(g, &ok);

@@ -87,7 +87,9 @@ std::optional<int> load_selection(const Globals& g, const std::vector<std::strin
 /// Loads the built-in plugins, then /etc/fleetpower/plugins.d, the config file's plugin_dir and
 /// every --plugin-dir (later ones override plugins of the same name).  Problems are printed to
 /// stderr naming the file; refused files are skipped.  Returns false if any file was refused.
-bool load_plugins(const Globals& g, plugin::Registry* reg);
+/// `defer_builtin`: built-in profiles are parsed when first needed (Registry::load_builtin):
+/// a run parses only the plugins its targets use.
+bool load_plugins(const Globals& g, plugin::Registry* reg, bool defer_builtin = true);
 
 /// Registers every backend compiled into this build (and "auto", which picks Redfish or IPMI
 /// per BMC), loading the vendor plugins first (load_plugins).

@@ -11,6 +11,7 @@
 #include <cctype>
 #include <cstdlib>
 #include <fstream>
+#include <iostream>
 #include <set>
 #include <sstream>
 
@@ -550,40 +551,98 @@ bool parse_profile(const std::string& text, const std::string& origin, const Reg
 // ---- registry ----------------------------------------------------------------------------------
 
 void Registry::add(Plugin p) {
-  for (auto& e : plugins_) {
+  for (std::size_t i = 0; i < plugins_.size(); ++i) {
+    auto& e = plugins_[i];
     if (e->desc.name == p.desc.name) {
       p.overrides = e->origin;
       *e = std::move(p);
+      deferred_[i] = nullptr;  // a deferred built-in replaced before it was ever parsed
       return;
     }
   }
   plugins_.push_back(std::make_unique<Plugin>(std::move(p)));
+  deferred_.push_back(nullptr);
 }
 
 const Plugin* Registry::find(std::string_view name) const {
-  for (auto& e : plugins_)
-    if (e->desc.name == name) return e.get();
+  for (std::size_t i = 0; i < plugins_.size(); ++i) {
+    if (plugins_[i]->desc.name != name) continue;
+    if (deferred_[i]) {
+      std::vector<Diagnostic> diags;
+      bool ok = parse_deferred_at(i, &diags);
+      for (auto& d : diags) std::cerr << d.str() << "\n";
+      if (!ok) return nullptr;
+    }
+    return plugins_[i].get();
+  }
   return nullptr;
 }
 
-bool Registry::load_builtin(std::vector<Diagnostic>* diags) {
+namespace {
+
+/// A built-in profile parsed into a plugin (its name must be its folder's).
+bool parse_builtin(const BuiltinEntry& b, const Registry* base, Plugin* out, std::vector<Diagnostic>* diags) {
+  std::string origin = fmt::format("plugins/{}/profile.yaml (built-in)", b.name);
+  if (!parse_profile(b.profile, origin, base, out, diags)) return false;
+  if (out->desc.name != b.name) {
+    diags->push_back({origin, 0, 0, "name",
+                      fmt::format("'{}' differs from the folder name '{}'", out->desc.name, b.name), false});
+    return false;
+  }
+  out->source = Source::BuiltIn;
+  out->origin = "built-in";
+  if (b.make_hooks) out->hooks = b.make_hooks();
+  return true;
+}
+
+}  // namespace
+
+bool Registry::parse_deferred_at(std::size_t i, std::vector<Diagnostic>* diags) const {
+  Plugin* slot = plugins_[i].get();
+  const BuiltinEntry* b = deferred_[i];
+  deferred_[i] = nullptr;  // before parsing: an `extends` that comes back here finds no loop
+  Plugin p;
+  if (parse_builtin(*b, this, &p, diags)) {
+    *slot = std::move(p);
+    return true;
+  }
+  // Dropped.  Found again by address: parsing its `extends` may have dropped another entry.
+  for (std::size_t k = 0; k < plugins_.size(); ++k) {
+    if (plugins_[k].get() != slot) continue;
+    plugins_.erase(plugins_.begin() + static_cast<std::ptrdiff_t>(k));
+    deferred_.erase(deferred_.begin() + static_cast<std::ptrdiff_t>(k));
+    break;
+  }
+  return false;
+}
+
+void Registry::parse_deferred() const {
+  std::vector<Diagnostic> diags;
+  for (;;) {
+    auto it = std::find_if(deferred_.begin(), deferred_.end(), [](const BuiltinEntry* e) { return e != nullptr; });
+    if (it == deferred_.end()) break;
+    parse_deferred_at(static_cast<std::size_t>(it - deferred_.begin()), &diags);
+  }
+  for (auto& d : diags) std::cerr << d.str() << "\n";
+}
+
+bool Registry::load_builtin(std::vector<Diagnostic>* diags, bool deferred) {
   bool ok = true;
   for (const auto& b : builtin_table()) {
+    if (deferred) {
+      Plugin placeholder;
+      placeholder.desc.name = b.name;
+      placeholder.source = Source::BuiltIn;
+      placeholder.origin = "built-in";
+      add(std::move(placeholder));
+      deferred_.back() = &b;
+      continue;
+    }
     Plugin p;
-    std::string origin = fmt::format("plugins/{}/profile.yaml (built-in)", b.name);
-    if (!parse_profile(b.profile, origin, this, &p, diags)) {
+    if (!parse_builtin(b, this, &p, diags)) {
       ok = false;
       continue;
     }
-    if (p.desc.name != b.name) {
-      diags->push_back({origin, 0, 0, "name",
-                        fmt::format("'{}' differs from the folder name '{}'", p.desc.name, b.name), false});
-      ok = false;
-      continue;
-    }
-    p.source = Source::BuiltIn;
-    p.origin = "built-in";
-    if (b.make_hooks) p.hooks = b.make_hooks();
     add(std::move(p));
   }
   return ok;
@@ -740,16 +799,19 @@ const Plugin* best_match(const std::vector<std::unique_ptr<Plugin>>& plugins, Tr
 }  // namespace
 
 const Plugin* Registry::detect(const RedfishIdentity& id) const {
+  parse_deferred();
   if (auto* p = best_match(plugins_, Transport::Redfish, id)) return p;
   return fallback(Transport::Redfish);
 }
 
 const Plugin* Registry::detect(const IpmiIdentity& id) const {
+  parse_deferred();
   if (auto* p = best_match(plugins_, Transport::Ipmi, id)) return p;
   return fallback(Transport::Ipmi);
 }
 
 bool Registry::redfish_needs_manager(const RedfishIdentity& id) const {
+  parse_deferred();
   for (auto& p : plugins_) {
     if (!p->desc.applies_to(Transport::Redfish)) continue;
     for (auto& r : p->desc.match) {

@@ -3,6 +3,7 @@
 // and shared objects from plugin directories, and vendor auto-detection over them.
 #pragma once
 
+#include <algorithm>
 #include <memory>
 #include <string>
 #include <string_view>
@@ -32,11 +33,25 @@ class Registry {
   /// Adds a plugin; one of the same name is replaced (later sources override earlier ones:
   /// built-in < /etc/fleetpower/plugins.d < config plugin_dir < --plugin-dir).
   void add(Plugin p);
+  /// The plugin of that name (a deferred built-in is parsed now).
   const Plugin* find(std::string_view name) const;
-  const std::vector<std::unique_ptr<Plugin>>& plugins() const { return plugins_; }
+  /// Every plugin, in load order (deferred built-ins are parsed first).
+  const std::vector<std::unique_ptr<Plugin>>& plugins() const {
+    parse_deferred();
+    return plugins_;
+  }
 
   /// Registers every built-in plugin.  Returns false (with diagnostics) if one is malformed.
-  bool load_builtin(std::vector<Diagnostic>* diags);
+  /// `deferred`: register the names only and parse each profile when it is first needed
+  /// (find/select/fallback of its name, or anything that looks at every plugin: detect,
+  /// plugins()).  A run whose targets name no vendor and never detect one parses only the
+  /// generic plugin of its protocol.  A deferred built-in that fails to parse (a build bug:
+  /// test_plugins parses them all) is reported on stderr and left out.
+  bool load_builtin(std::vector<Diagnostic>* diags, bool deferred = false);
+  /// How many deferred built-ins are still unparsed.
+  std::size_t unparsed() const {
+    return static_cast<std::size_t>(std::count_if(deferred_.begin(), deferred_.end(), [](auto* e) { return e != nullptr; }));
+  }
   /// Loads a directory: *.yaml / *.yml profiles, <sub>/profile.yaml, and *.so code plugins.
   /// A missing directory is fine unless `must_exist`.  Every problem is a diagnostic naming the
   /// file; bad files are skipped, the rest still load.  Returns false if any file was refused.
@@ -58,7 +73,15 @@ class Registry {
   const Plugin* fallback(Transport t) const;
 
  private:
-  std::vector<std::unique_ptr<Plugin>> plugins_;
+  /// Parses the deferred built-in at plugins_[i] in place; false (entry dropped) if malformed.
+  bool parse_deferred_at(std::size_t i, std::vector<Diagnostic>* diags) const;
+  void parse_deferred() const;
+
+  // Deferred built-ins are placeholders (name only) in plugins_, with their table entry in
+  // deferred_ at the same index (nullptr once parsed or for any other plugin).  Both are
+  // mutable: parsing on demand does not change what the registry holds.  Loop thread only.
+  mutable std::vector<std::unique_ptr<Plugin>> plugins_;
+  mutable std::vector<const BuiltinEntry*> deferred_;
   std::vector<void*> handles_;  // dlopen handles, kept for the process lifetime
 };
 

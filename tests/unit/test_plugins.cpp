@@ -191,6 +191,80 @@ TEST_CASE("plugins: built-in table has the generic plugins") {
   for (auto& p : r.plugins()) CHECK(p->desc.api_version == kApiVersion);
 }
 
+TEST_CASE("plugins: deferred built-ins are parsed when first needed, with the same result") {
+  Registry eager, lazy;
+  std::vector<Diagnostic> d;
+  REQUIRE(eager.load_builtin(&d));
+  REQUIRE(lazy.load_builtin(&d, true));
+  INFO(all(d));
+  const std::size_t n = builtin_table().size();
+  REQUIRE(n >= 3);
+  CHECK(lazy.unparsed() == n);
+  // An IPMI run with vendor auto: only the generic IPMI plugin.
+  auto* gi = lazy.fallback(Transport::Ipmi);
+  REQUIRE(gi);
+  CHECK(gi->desc.name == "generic-ipmi");
+  CHECK(gi->profile.ipmi.workarounds == eager.find("generic-ipmi")->profile.ipmi.workarounds);
+  CHECK(lazy.unparsed() == n - 1);
+  // A named vendor: that one (and what it extends) only.
+  std::string err;
+  auto* dell = lazy.select("dell-idrac", Transport::Redfish, &err);
+  REQUIRE(dell);
+  CHECK(err.empty());
+  CHECK(dell->profile.redfish.system_path == "/redfish/v1/Systems/System.Embedded.1");
+  CHECK(lazy.unparsed() < n - 1);
+  CHECK(lazy.unparsed() >= n - 3);
+  // An unknown name still suggests from every name without parsing anything.
+  std::size_t before = lazy.unparsed();
+  CHECK(lazy.select("dell", Transport::Redfish, &err) == nullptr);
+  CHECK(err.find("dell-idrac") != std::string::npos);
+  CHECK(lazy.unparsed() == before);
+  // Detection looks at every rule: everything is parsed, and it picks what the eager one picks.
+  IpmiIdentity dell_ipmi{674, 256};
+  REQUIRE(lazy.detect(dell_ipmi));
+  CHECK(lazy.unparsed() == 0);
+  CHECK(lazy.detect(dell_ipmi)->desc.name == eager.detect(dell_ipmi)->desc.name);
+  CHECK(lazy.detect(dell_ipmi)->desc.name == "dell-idrac");
+  // Same plugins, same order, same contents where it shows.
+  REQUIRE(lazy.plugins().size() == eager.plugins().size());
+  for (std::size_t i = 0; i < n; ++i) {
+    const auto& a = *lazy.plugins()[i];
+    const auto& b = *eager.plugins()[i];
+    CHECK(a.desc.name == b.desc.name);
+    CHECK(a.desc.version == b.desc.version);
+    CHECK(a.desc.priority == b.desc.priority);
+    CHECK(a.desc.match.size() == b.desc.match.size());
+    CHECK(a.source == Source::BuiltIn);
+    CHECK(static_cast<bool>(a.hooks) == static_cast<bool>(b.hooks));
+  }
+}
+
+TEST_CASE("plugins: a site profile overrides or extends a deferred built-in") {
+  Registry r;
+  std::vector<Diagnostic> d;
+  REQUIRE(r.load_builtin(&d, true));
+  TempDir dir;
+  // Extends a deferred built-in (parsed for it), and replaces another one never parsed.
+  dir.write("10-generic.yaml", "name: generic-redfish\nversion: site\napi_version: 1\nextends: generic-redfish\n"
+                               "redfish:\n  reset:\n    off: [GracefulShutdown, ForceOff]\n");
+  dir.write("20-ipmi.yaml", "name: generic-ipmi\nversion: site2\napi_version: 1\ntransports: [ipmi]\n");
+  REQUIRE(r.load_dir(dir.path.string(), true, &d));
+  INFO(all(d));
+  auto* g = r.find("generic-redfish");
+  REQUIRE(g);
+  CHECK(g->overrides == "built-in");
+  CHECK(g->profile.redfish.reset.at(Action::Off) == std::vector<std::string>{"GracefulShutdown", "ForceOff"});
+  CHECK(g->profile.redfish.reset.at(Action::On) == std::vector<std::string>{"On", "ForceOn"});
+  auto* gi = r.find("generic-ipmi");
+  REQUIRE(gi);
+  CHECK(gi->desc.version == "site2");
+  CHECK(gi->overrides == "built-in");
+  CHECK(gi->source == Source::Profile);
+  std::size_t names = 0;
+  for (auto& p : r.plugins()) names += (p->desc.name == "generic-ipmi");
+  CHECK(names == 1);
+}
+
 TEST_CASE("plugins: site profiles override built-in ones and can extend them") {
   Registry r;
   std::vector<Diagnostic> d;

@@ -366,7 +366,9 @@ class Session : public std::enable_shared_from_this<Session> {
                                   privilege_name(r.max_privilege), privilege_name(hs_.privilege)));
         hs_.bmc_sid = r.bmc_sid;
         bmc_sid_known_ = true;
-        eng_.fill_random(hs_.console_random.data(), hs_.console_random.size());
+        if (!eng_.fill_random(hs_.console_random.data(), hs_.console_random.size()))
+          return fail(ErrorKind::Internal,
+                      "no random numbers from the kernel (getrandom) for the RAKP 1 console random");
         Bytes out;
         if (!build_rakp1(next_tag(), hs_, st_.creds, out, &err))
           return fail(ErrorKind::Internal, err);
@@ -1404,10 +1406,10 @@ std::uint32_t Engine::new_session_id() {
   }
 }
 
-void Engine::fill_random(std::uint8_t* p, std::size_t n) {
-  if (secure_random(p, n)) return;
-  // No getrandom(2) (Linux before 3.17): the seeded generator.
-  for (std::size_t i = 0; i < n; ++i) p[i] = static_cast<std::uint8_t>(rng_());
+bool Engine::fill_random(std::uint8_t* p, std::size_t n) {
+  // No fallback: the session keys derive from this number (a kernel without getrandom(2),
+  // Linux before 3.17, fails the session instead of using a predictable generator).
+  return secure_random(p, n);
 }
 
 std::chrono::milliseconds Engine::jitter() {

@@ -567,12 +567,7 @@ void Registry::add(Plugin p) {
 const Plugin* Registry::find(std::string_view name) const {
   for (std::size_t i = 0; i < plugins_.size(); ++i) {
     if (plugins_[i]->desc.name != name) continue;
-    if (deferred_[i]) {
-      std::vector<Diagnostic> diags;
-      bool ok = parse_deferred_at(i, &diags);
-      for (auto& d : diags) std::cerr << d.str() << "\n";
-      if (!ok) return nullptr;
-    }
+    if (deferred_[i] && !parse_deferred_at(i)) return nullptr;
     return plugins_[i].get();
   }
   return nullptr;
@@ -597,15 +592,17 @@ bool parse_builtin(const BuiltinEntry& b, const Registry* base, Plugin* out, std
 
 }  // namespace
 
-bool Registry::parse_deferred_at(std::size_t i, std::vector<Diagnostic>* diags) const {
+bool Registry::parse_deferred_at(std::size_t i) const {
   Plugin* slot = plugins_[i].get();
   const BuiltinEntry* b = deferred_[i];
   deferred_[i] = nullptr;  // before parsing: an `extends` that comes back here finds no loop
   Plugin p;
-  if (parse_builtin(*b, this, &p, diags)) {
+  std::vector<Diagnostic> diags;
+  if (parse_builtin(*b, this, &p, &diags)) {
     *slot = std::move(p);
     return true;
   }
+  for (auto& d : diags) std::cerr << d.str() << "\n";
   // Dropped.  Found again by address: parsing its `extends` may have dropped another entry.
   for (std::size_t k = 0; k < plugins_.size(); ++k) {
     if (plugins_[k].get() != slot) continue;
@@ -617,13 +614,11 @@ bool Registry::parse_deferred_at(std::size_t i, std::vector<Diagnostic>* diags) 
 }
 
 void Registry::parse_deferred() const {
-  std::vector<Diagnostic> diags;
   for (;;) {
     auto it = std::find_if(deferred_.begin(), deferred_.end(), [](const BuiltinEntry* e) { return e != nullptr; });
     if (it == deferred_.end()) break;
-    parse_deferred_at(static_cast<std::size_t>(it - deferred_.begin()), &diags);
+    parse_deferred_at(static_cast<std::size_t>(it - deferred_.begin()));
   }
-  for (auto& d : diags) std::cerr << d.str() << "\n";
 }
 
 bool Registry::load_builtin(std::vector<Diagnostic>* diags, bool deferred) {

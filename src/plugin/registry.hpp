@@ -73,8 +73,9 @@ class Registry {
   const Plugin* fallback(Transport t) const;
 
  private:
-  /// Parses the deferred built-in at plugins_[i] in place; false (entry dropped) if malformed.
-  bool parse_deferred_at(std::size_t i, std::vector<Diagnostic>* diags) const;
+  /// Parses the deferred built-in at plugins_[i] in place; false if malformed (the entry is
+  /// dropped and the diagnostics go to stderr).
+  bool parse_deferred_at(std::size_t i) const;
   void parse_deferred() const;
 
   // Deferred built-ins are placeholders (name only) in plugins_, with their table entry in

@@ -366,7 +366,9 @@ class Session : public std::enable_shared_from_this<Session> {
                                   privilege_name(r.max_privilege), privilege_name(hs_.privilege)));
         hs_.bmc_sid = r.bmc_sid;
         bmc_sid_known_ = true;
-        if (!eng_.fill_random(hs_.console_random.data(), hs_.console_random.size()))
+        // No fallback generator: the session keys derive from this number, so a kernel without
+        // getrandom(2) (Linux before 3.17) fails the session.
+        if (!secure_random(hs_.console_random.data(), hs_.console_random.size()))
           return fail(ErrorKind::Internal,
                       "no random numbers from the kernel (getrandom) for the RAKP 1 console random");
         Bytes out;
@@ -1404,12 +1406,6 @@ std::uint32_t Engine::new_session_id() {
     auto v = static_cast<std::uint32_t>(rng_());
     if (v != 0 && !by_sid_.count(v)) return v;
   }
-}
-
-bool Engine::fill_random(std::uint8_t* p, std::size_t n) {
-  // No fallback: the session keys derive from this number (a kernel without getrandom(2),
-  // Linux before 3.17, fails the session instead of using a predictable generator).
-  return secure_random(p, n);
 }
 
 std::chrono::milliseconds Engine::jitter() {

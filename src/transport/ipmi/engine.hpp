@@ -72,8 +72,6 @@ class Engine : public std::enable_shared_from_this<Engine> {
   /// lost packet: the retransmission timer covers it).
   bool send(unsigned sock, const udp::endpoint& to, ByteView pkt);
   std::uint32_t new_session_id();
-  /// Kernel CSPRNG bytes (secure_random); false when the kernel has none to give.
-  [[nodiscard]] bool fill_random(std::uint8_t* p, std::size_t n);
   std::chrono::milliseconds jitter();
   void attach_peer(Session* s);
   void detach(Session* s);

@@ -46,7 +46,8 @@ void load(Loaded& l) {
 #define FP_LIBSSH_RESOLVE(f)                                                                            \
   l.api.f = reinterpret_cast<decltype(&::f)>(::dlsym(h, #f));                                           \
   if (!l.api.f) {                                                                                       \
-    l.error = fmt::format("libssh has no {} (libssh 0.9 or later is needed)", #f);                   \
+    l.error = fmt::format("the libssh loaded has no {} (fleetpower was built against libssh {}.{})", #f, \
+                          LIBSSH_VERSION_MAJOR, LIBSSH_VERSION_MINOR);                                  \
     return;                                                                                             \
   }
   FP_LIBSSH_FUNCTIONS(FP_LIBSSH_RESOLVE)

@@ -2,8 +2,8 @@
 #pragma once
 // libssh is opened with dlopen(3) the first time an SSH target is used, not linked: a run that
 // drives only IPMI or Redfish BMCs does not map libssh and the Kerberos/GSSAPI libraries it
-// brings (seven shared objects, about a millisecond of every start and 0.9 MB of resident
-// memory; bench/RESULTS.md, "Session 7").  Every libssh function the SSH transport calls is
+// brings (libssh, zlib and seven Kerberos/GSSAPI and support libraries: 0.56 ms of CPU and
+// 1.1-1.3 MB of resident memory at every start; bench/RESULTS.md, "Session 7").  Every libssh function the SSH transport calls is
 // listed below and reached through sshlib(); the pointer types are the header's own
 // declarations, so a wrong signature does not compile.
 
@@ -61,8 +61,9 @@ struct LibSsh {
 #undef FP_LIBSSH_MEMBER
 };
 
-/// Opens libssh ($FLEETPOWER_LIBSSH when set, else libssh.so.4) and resolves every function once (thread-safe); nullptr when that failed,
-/// with *error (when given) saying why: "libssh.so.4: cannot open shared object file ...".
+/// Opens libssh ($FLEETPOWER_LIBSSH when set, else libssh.so.4) and resolves every function,
+/// once (thread-safe); nullptr when that failed, with *error (when given) saying why ("cannot
+/// load libssh, ...: <dlerror>" or the function this libssh lacks).
 const LibSsh* load_libssh(std::string* error = nullptr);
 
 /// The resolved functions; only after load_libssh() succeeded.

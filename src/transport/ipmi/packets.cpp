@@ -32,7 +32,14 @@ const char* pw_ptr(const Creds& c) { return c.password.empty() ? nullptr : c.pas
 const char* user_ptr(const Creds& c) { return c.username.empty() ? nullptr : c.username.data(); }
 
 /// The per-packet header objects, created once per thread (the engine is single-threaded;
-/// tests may use other threads).
+/// tests may use other threads).  They are not cleared here: every fill_*() function clears
+/// the object it fills, and the unassemble functions clear the objects they write before
+/// parsing, except the three that unassemble_ipmi_rmcpplus_pkt() clears only for some packets
+/// (the LAN message header and trailer for IPMI payloads, the session trailer for
+/// authenticated ones); clear_reply_parts() clears those so a malformed reply can never be
+/// checked against the fields of an earlier one.  Clearing all eight per packet cost a 64 KB
+/// memset of the RMCP+ payload object each time (callgrind, `status` of 500 BMCs: 1.29 G
+/// instructions with it, 0.83 G without).
 struct HdrObjs {
   FiidObj rmcp{tmpl_rmcp_hdr};
   FiidObj lan_session{tmpl_lan_session_hdr};
@@ -42,20 +49,10 @@ struct HdrObjs {
   FiidObj rmcpp_session{tmpl_rmcpplus_session_hdr};
   FiidObj rmcpp_payload{tmpl_rmcpplus_payload};
   FiidObj rmcpp_trlr{tmpl_rmcpplus_session_trlr};
-  void clear_all() {
-    rmcp.clear();
-    lan_session.clear();
-    lan_msg_rq.clear();
-    lan_msg_rs.clear();
-    lan_trlr.clear();
-    rmcpp_session.clear();
-    rmcpp_payload.clear();
-    rmcpp_trlr.clear();
-  }
+  bool clear_reply_parts() { return lan_msg_rs.clear() && lan_trlr.clear() && rmcpp_trlr.clear(); }
 };
 HdrObjs& hdrs() {
   thread_local HdrObjs h;
-  h.clear_all();
   return h;
 }
 
@@ -90,6 +87,7 @@ bool assemble_setup(std::uint8_t payload_type, fiid_obj_t obj_cmd, Bytes& out, s
 ParseResult unassemble_setup(ByteView pkt, std::uint8_t payload_type, fiid_obj_t obj_cmd,
                              std::string* err) {
   auto& h = hdrs();
+  if (!h.clear_reply_parts()) return ParseResult::Invalid;
   int r = unassemble_ipmi_rmcpplus_pkt(
       IPMI_AUTHENTICATION_ALGORITHM_RAKP_NONE, IPMI_INTEGRITY_ALGORITHM_NONE,
       IPMI_CONFIDENTIALITY_ALGORITHM_NONE, nullptr, 0, nullptr, 0, pkt.data(),
@@ -439,9 +437,8 @@ ParseResult parse_session_reply(const SessionKeys& k, std::uint32_t console_sid,
                                 std::uint8_t netfn_rq, std::uint8_t cmd, std::uint8_t rq_seq,
                                 fiid_obj_t obj_cmd, std::string* err) {
   auto& h = hdrs();
-  if (fiid_obj_clear(obj_cmd) < 0) return ParseResult::Invalid;
-  thread_local FiidObj any(tmpl_any_rs);
-  any.clear();
+  if (fiid_obj_clear(obj_cmd) < 0 || !h.clear_reply_parts()) return ParseResult::Invalid;
+  thread_local FiidObj any(tmpl_any_rs);  // cleared by unassemble_ipmi_rmcpplus_pkt()
   int r = unassemble_ipmi_rmcpplus_pkt(
       k.alg.authentication, k.alg.integrity, k.alg.confidentiality,
       k.k1_len ? k.k1.data() : nullptr, k.k1_len, k.k2_len ? k.k2.data() : nullptr, k.k2_len,

@@ -630,6 +630,7 @@ class Loader {
     }
 
     std::map<std::string, std::size_t> index_in_group;
+    inv_->targets.reserve(inv_->targets.size() + def_order.size());
     for (auto& [h, gi] : def_order) {
       Target t;
       t.name = h;

@@ -6,6 +6,7 @@
 
 #include <cmath>
 #include <cstdlib>
+#include <iterator>
 
 namespace fleetpower {
 
@@ -78,7 +79,9 @@ std::vector<Outcome> run_waves(asio::io_context& io, Scheduler& sched, std::vect
       }
     }
     if (on_wave) on_wave(w, to - from);
-    std::vector<Job> wave(jobs.begin() + static_cast<std::ptrdiff_t>(from), jobs.begin() + static_cast<std::ptrdiff_t>(to));
+    // Each job runs in exactly one wave: move it there instead of copying the wave.
+    std::vector<Job> wave(std::make_move_iterator(jobs.begin() + static_cast<std::ptrdiff_t>(from)),
+                          std::make_move_iterator(jobs.begin() + static_cast<std::ptrdiff_t>(to)));
     sched.on_result([&, from = from](std::size_t i, const Outcome& o) {
       if (!o.ok() && o.error != ErrorKind::NotAttempted && o.error != ErrorKind::Interrupted) ++failures;
       if (on_result) on_result(from + i, o);
@@ -91,12 +94,12 @@ std::vector<Outcome> run_waves(asio::io_context& io, Scheduler& sched, std::vect
       });
     }
     auto out = sched.run(std::move(wave));
-    for (std::size_t i = 0; i < out.size(); ++i) results[from + i] = out[i];
     if (p.canary > 0 && w == 0) {
       std::size_t bad = 0;
       for (auto& o : out) bad += !o.ok();
       if (bad) stop_reason = fmt::format("not started: {} of {} canary target{} failed", bad, out.size(), out.size() == 1 ? "" : "s");
     }
+    for (std::size_t i = 0; i < out.size(); ++i) results[from + i] = std::move(out[i]);
     if (max_fail && failures > *max_fail && stop_reason.empty())
       stop_reason = fmt::format("not started: more than {} target{} failed (--max-fail)", *max_fail, *max_fail == 1 ? "" : "s");
   }

@@ -6,12 +6,10 @@ resolution hides the difference).
 
   bench/interleave.py --rounds 40 NAME=COMMAND [NAME=COMMAND ...]
 
-COMMAND is split like a shell word list (shlex); no shell runs it.  Per run: wall time,
-CPU (user + system, from wait4(2): microseconds) and peak RSS.  Each command runs under
-/usr/bin/time, whose %M gives the peak RSS: a child forked straight from this Python process
-would start from Python's own resident size (Linux keeps the high-water mark across exec).
-The CPU figure includes /usr/bin/time's own, the same small constant for every command.
-Prints one line per command: medians, RSS range, and the exit codes seen.
+COMMAND is split like a shell word list (shlex); no shell runs it.  Each run is measured by
+bench/lib/measure, as in ipmi_peers.sh: wall, CPU (user + system, from wait4(2): microseconds)
+and peak RSS (GNU time's %M).  Prints one line per command: medians, RSS range, and the exit
+codes seen.
 """
 import argparse
 import os
@@ -20,7 +18,8 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import time
+
+MEASURE = os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib", "measure")
 
 
 def main():
@@ -38,15 +37,12 @@ def main():
     with tempfile.NamedTemporaryFile(prefix="interleave.") as tf:
         for _ in range(a.rounds):
             for name, cmd in tools.items():
-                t0 = time.monotonic()
-                p = subprocess.Popen(["/usr/bin/time", "-o", tf.name, "-f", "%M"] + cmd,
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-                _, status, ru = os.wait4(p.pid, 0)
-                wall = time.monotonic() - t0
+                subprocess.run([MEASURE, "-o", tf.name, "--"] + cmd, check=True,
+                               stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
                 with open(tf.name) as f:
-                    rss_kb = int(f.read().split()[-1])
-                res[name].append((wall * 1000, (ru.ru_utime + ru.ru_stime) * 1000, rss_kb / 1024,
-                                  os.waitstatus_to_exitcode(status)))
+                    wall, user, sys_, rss_kb, code = f.read().split()
+                res[name].append((float(wall) * 1000, (float(user) + float(sys_)) * 1000,
+                                  int(rss_kb) / 1024, int(code)))
     for name, v in res.items():
         print(f"{name}: n={len(v)} wall {statistics.median(x[0] for x in v):.2f} ms, "
               f"CPU {statistics.median(x[1] for x in v):.2f} ms, "

@@ -3,9 +3,9 @@
 // libssh is opened with dlopen(3) the first time an SSH target is used, not linked: a run that
 // drives only IPMI or Redfish BMCs does not map libssh and the Kerberos/GSSAPI libraries it
 // brings (libssh, zlib and seven Kerberos/GSSAPI and support libraries: 0.56 ms of CPU and
-// 1.1-1.3 MB of resident memory at every start; bench/RESULTS.md, "Session 7").  Every libssh function the SSH transport calls is
-// listed below and reached through sshlib(); the pointer types are the header's own
-// declarations, so a wrong signature does not compile.
+// 1.1-1.3 MB of resident memory at every start; bench/RESULTS.md, "Session 7").  Every libssh
+// function the SSH transport calls is listed below and reached through sshlib(); the pointer
+// types are the header's own declarations, so a wrong signature does not compile.
 
 #include <libssh/libssh.h>
 

@@ -341,6 +341,7 @@ class Session : public std::enable_shared_from_this<Session> {
             if (Clock::now() + wait < deadline_) {
               ++busy_count_;
               busy_wait_ = true;
+              disarm_retransmit();
               retx_timer_.expires_after(wait);
               retx_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
                 if (ec) return;
@@ -808,6 +809,7 @@ class Session : public std::enable_shared_from_this<Session> {
       // the late reply until the deadline.
       sent_ = Sent::ChassisControl;
       resend_blocked_ = true;
+      disarm_retransmit();
       retx_timer_.cancel();
       return;
     }
@@ -940,6 +942,7 @@ class Session : public std::enable_shared_from_this<Session> {
                                     busy_count_));
     Sent what = sent_;
     busy_wait_ = true;
+    disarm_retransmit();
     retx_timer_.expires_after(wait);
     retx_timer_.async_wait([w = weak_from_this(), what](boost::system::error_code ec) {
       if (ec) return;
@@ -1004,11 +1007,34 @@ class Session : public std::enable_shared_from_this<Session> {
                       o.retransmit_max) +
              eng_.jitter();
     }
-    retx_timer_.expires_after(wait);
-    retx_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
+    const auto due = Clock::now() + wait;
+    retx_due_ = due;
+    // A wait already pending that ends no later than the new time is kept, and waits the rest
+    // when it fires.  Re-arming for every request cancelled a wait each time, and a cancelled
+    // wait holds its handler's memory until the loop gets round to it: at the peak of a status
+    // of 500 BMCs about three per session.  A wait due later than the new time is replaced.
+    if (retx_armed_ && retx_timer_.expiry() <= due) return;
+    wait_retransmit(due);
+  }
+
+  void wait_retransmit(Clock::time_point due) {
+    retx_armed_ = true;
+    retx_timer_.expires_at(due);  // a wait still pending ends with a stale generation
+    retx_timer_.async_wait([w = weak_from_this(), gen = ++retx_gen_](boost::system::error_code ec) {
       if (ec) return;
-      if (auto s = w.lock()) s->on_retransmit_timer();
+      auto s = w.lock();
+      if (!s || gen != s->retx_gen_) return;
+      if (Clock::now() < s->retx_due_) return s->wait_retransmit(s->retx_due_);
+      s->retx_armed_ = false;
+      s->on_retransmit_timer();
     });
+  }
+
+  /// Before any other use of retx_timer_ (busy waits, the close grace, the end): a pending
+  /// retransmit wait is void from here on.
+  void disarm_retransmit() {
+    ++retx_gen_;
+    retx_armed_ = false;
   }
 
   void on_retransmit_timer() {
@@ -1201,6 +1227,7 @@ class Session : public std::enable_shared_from_this<Session> {
     closing_ = true;
     send_close_packet();
     sent_ = Sent::CloseSession;
+    disarm_retransmit();
     retx_timer_.cancel();
     auto left = std::chrono::duration_cast<std::chrono::milliseconds>(deadline_ - Clock::now());
     auto wait = std::max(std::chrono::milliseconds(0), std::min(eng_.options().close_grace, left));
@@ -1228,6 +1255,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (finished_) return;
     finished_ = true;
     auto self = shared_from_this();  // keep alive until the end of this function
+    disarm_retransmit();
     retx_timer_.cancel();
     deadline_timer_.cancel();
     if (resolver_) resolver_->cancel();
@@ -1255,6 +1283,9 @@ class Session : public std::enable_shared_from_this<Session> {
   asio::cancellation_slot slot_;
   CompletionFn done_;
   asio::steady_timer retx_timer_;
+  Clock::time_point retx_due_{};  ///< when the awaited reply is overdue (retransmit then)
+  unsigned retx_gen_ = 0;         ///< the generation of the one retransmit wait that counts
+  bool retx_armed_ = false;       ///< that wait is pending
   asio::steady_timer deadline_timer_;
   std::optional<udp::resolver> resolver_;
   Clock::time_point started_;

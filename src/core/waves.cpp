@@ -29,7 +29,7 @@ std::vector<Outcome> run_waves(asio::io_context& io, Scheduler& sched, std::vect
                                const std::function<void(std::size_t, const Outcome&)>& on_result,
                                const std::function<void(std::size_t, std::size_t)>& on_wave) {
   const std::size_t n = jobs.size();
-  std::vector<std::optional<Outcome>> results(n);
+  std::vector<std::optional<Outcome>> results;
 
   std::size_t batch = p.batch;
   if (p.batch_percent > 0) batch = std::max<std::size_t>(1, static_cast<std::size_t>(std::ceil(n * p.batch_percent / 100.0)));
@@ -49,12 +49,15 @@ std::vector<Outcome> run_waves(asio::io_context& io, Scheduler& sched, std::vect
     pos = waves.back().second;
   }
 
+  // Filled wave by wave (sized when first needed: a run of one wave returns the scheduler's
+  // outcomes directly, without a second vector of them beside the run).
   std::size_t failures = 0;
   std::string stop_reason;
   for (std::size_t w = 0; w < waves.size(); ++w) {
     auto [from, to] = waves[w];
     if (!stop_reason.empty() || sched.interrupted()) {
       std::string why = sched.interrupted() ? "interrupted before it started" : stop_reason;
+      results.resize(n);
       for (std::size_t i = from; i < to; ++i) {
         results[i] = Outcome::failure(ErrorKind::NotAttempted, why);
         if (on_result) on_result(i, *results[i]);
@@ -71,6 +74,7 @@ std::vector<Outcome> run_waves(asio::io_context& io, Scheduler& sched, std::vect
       t.cancel();
       io.poll();
       if (sched.interrupted()) {
+        results.resize(n);
         for (std::size_t i = from; i < to; ++i) {
           results[i] = Outcome::failure(ErrorKind::NotAttempted, "interrupted before it started");
           if (on_result) on_result(i, *results[i]);
@@ -79,9 +83,14 @@ std::vector<Outcome> run_waves(asio::io_context& io, Scheduler& sched, std::vect
       }
     }
     if (on_wave) on_wave(w, to - from);
-    // Each job runs in exactly one wave: move it there instead of copying the wave.
-    std::vector<Job> wave(std::make_move_iterator(jobs.begin() + static_cast<std::ptrdiff_t>(from)),
-                          std::make_move_iterator(jobs.begin() + static_cast<std::ptrdiff_t>(to)));
+    // Each job runs in exactly one wave: move it there instead of copying the wave (a single
+    // wave takes the whole vector: no second one of moved-from jobs beside it).
+    std::vector<Job> wave;
+    if (from == 0 && to == n)
+      wave = std::move(jobs);
+    else
+      wave.assign(std::make_move_iterator(jobs.begin() + static_cast<std::ptrdiff_t>(from)),
+                  std::make_move_iterator(jobs.begin() + static_cast<std::ptrdiff_t>(to)));
     sched.on_result([&, from = from](std::size_t i, const Outcome& o) {
       if (!o.ok() && o.error != ErrorKind::NotAttempted && o.error != ErrorKind::Interrupted) ++failures;
       if (on_result) on_result(from + i, o);
@@ -94,6 +103,10 @@ std::vector<Outcome> run_waves(asio::io_context& io, Scheduler& sched, std::vect
       });
     }
     auto out = sched.run(std::move(wave));
+    if (results.empty()) {
+      if (waves.size() == 1 && out.size() == n) return out;  // one wave: the run's outcomes
+      results.resize(n);
+    }
     if (p.canary > 0 && w == 0) {
       std::size_t bad = 0;
       for (auto& o : out) bad += !o.ok();

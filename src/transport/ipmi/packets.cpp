@@ -3,12 +3,20 @@
 
 #include <freeipmi/freeipmi.h>
 
+#include <array>
 #include <cstring>
 
 namespace fleetpower::ipmi {
 
 namespace {
 constexpr unsigned kMaxPkt = 1024;
+
+// Packets are assembled here and copied out at their length: a session keeps its last request
+// (for retransmission), and a vector sized kMaxPkt and shrunk kept all 1024 bytes' capacity.
+std::uint8_t* scratch() {
+  thread_local std::array<std::uint8_t, kMaxPkt> buf;
+  return buf.data();
+}
 
 /// Any IPMI response: lets checksums cover every byte the BMC sent, also when a reply is
 /// longer or shorter than the command's own template (ipmi_sim's Chassis Identify reply is).
@@ -68,18 +76,18 @@ bool assemble_setup(std::uint8_t payload_type, fiid_obj_t obj_cmd, Bytes& out, s
     set_err(err, "cannot fill RMCP+ headers");
     return false;
   }
-  out.resize(kMaxPkt);
+  std::uint8_t* buf = scratch();
   int len = assemble_ipmi_rmcpplus_pkt(
       IPMI_AUTHENTICATION_ALGORITHM_RAKP_NONE, IPMI_INTEGRITY_ALGORITHM_NONE,
       IPMI_CONFIDENTIALITY_ALGORITHM_NONE, nullptr, 0, nullptr, 0, nullptr, 0, h.rmcp.get(),
-      h.rmcpp_session.get(), h.lan_msg_rq.get(), obj_cmd, h.rmcpp_trlr.get(), out.data(),
-      static_cast<unsigned>(out.size()), IPMI_INTERFACE_FLAGS_DEFAULT);
+      h.rmcpp_session.get(), h.lan_msg_rq.get(), obj_cmd, h.rmcpp_trlr.get(), buf,
+      kMaxPkt, IPMI_INTERFACE_FLAGS_DEFAULT);
   if (len <= 0) {
     out.clear();
     set_err(err, "cannot assemble RMCP+ setup packet");
     return false;
   }
-  out.resize(static_cast<std::size_t>(len));
+  out.assign(buf, buf + len);
   return true;
 }
 
@@ -198,16 +206,16 @@ bool build_get_channel_auth_caps(std::uint8_t rq_seq, std::uint8_t privilege, By
     set_err(err, "cannot fill Get Channel Authentication Capabilities");
     return false;
   }
-  out.resize(kMaxPkt);
+  std::uint8_t* buf = scratch();
   int len = assemble_ipmi_lan_pkt(h.rmcp.get(), h.lan_session.get(), h.lan_msg_rq.get(), cmd.get(),
-                                  nullptr, 0, out.data(), static_cast<unsigned>(out.size()),
+                                  nullptr, 0, buf, kMaxPkt,
                                   IPMI_INTERFACE_FLAGS_DEFAULT);
   if (len <= 0) {
     out.clear();
     set_err(err, "cannot assemble Get Channel Authentication Capabilities");
     return false;
   }
-  out.resize(static_cast<std::size_t>(len));
+  out.assign(buf, buf + len);
   return true;
 }
 
@@ -281,19 +289,19 @@ bool build_session_request(const SessionKeys& k, std::uint32_t bmc_sid, std::uin
     set_err(err, "cannot fill session headers");
     return false;
   }
-  out.resize(kMaxPkt);
+  std::uint8_t* buf = scratch();
   int len = assemble_ipmi_rmcpplus_pkt(
       k.alg.authentication, k.alg.integrity, k.alg.confidentiality,
       k.k1_len ? k.k1.data() : nullptr, k.k1_len, k.k2_len ? k.k2.data() : nullptr, k.k2_len,
       nullptr, 0, h.rmcp.get(), h.rmcpp_session.get(), h.lan_msg_rq.get(), obj_cmd,
-      h.rmcpp_trlr.get(), out.data(), static_cast<unsigned>(out.size()),
+      h.rmcpp_trlr.get(), buf, kMaxPkt,
       IPMI_INTERFACE_FLAGS_DEFAULT);
   if (len <= 0) {
     out.clear();
     set_err(err, "cannot assemble session packet");
     return false;
   }
-  out.resize(static_cast<std::size_t>(len));
+  out.assign(buf, buf + len);
   return true;
 }
 

@@ -11,11 +11,15 @@
 namespace fleetpower {
 
 struct Scheduler::Slot {
-  explicit Slot(asio::io_context& io) : deadline(io), grace(io), stall(io) {}
+  explicit Slot(asio::io_context& io) : timer(io) {}
   asio::cancellation_signal signal;
-  asio::steady_timer deadline;
-  asio::steady_timer grace;
-  asio::steady_timer stall;
+  /// One timer for the slot's three times (stall threshold, deadline, the grace after a
+  /// cancellation), armed for the earliest still due: three timers with a wait pending on two
+  /// of them were a quarter of the memory per target of a large run.
+  asio::steady_timer timer;
+  Clock::time_point stall_at, deadline_at;
+  std::optional<Clock::time_point> grace_at;
+  bool stall_due = true, deadline_due = true;
   bool stalled = false;
   bool waiting = false;
   std::shared_ptr<JobContext> ctx;
@@ -236,11 +240,8 @@ void Scheduler::start(std::size_t i) {
                                                       slot->signal.slot(), asio::cancellation_type::none,
                                                       backend, io_.get_executor()});
   slot->ctx->ready = job.timeout_from_ready ? std::min(ready_[i], slot->started) : slot->started;
-  slot->deadline.expires_at(deadline);
-  slot->deadline.async_wait([this, i](boost::system::error_code ec) {
-    if (ec || results_[i]) return;
-    cancel_job(i, asio::cancellation_type::total);
-  });
+  slot->deadline_at = deadline;
+  slot->stall_at = slot->started + stall_threshold(timeout);
   slot->ctx->set_waiting = [this, i](bool w) {
     auto* sl = slots_[i].get();
     if (!sl || results_[i] || sl->stalled || sl->waiting == w) return;
@@ -254,26 +255,64 @@ void Scheduler::start(std::size_t i) {
       ++in_flight_;  // may briefly exceed the window: it already holds its BMC
     }
   };
-  slot->stall.expires_after(stall_threshold(timeout));
-  slot->stall.async_wait([this, i](boost::system::error_code ec) {
-    auto* sl = slots_[i].get();
-    if (ec || results_[i] || !sl) return;
-    sl->stalled = true;
-    if (sl->waiting) {
-      sl->waiting = false;
+  auto ctx = slot->ctx;
+  slots_[i] = std::move(slot);
+  arm_slot(i);
+  // The guard makes completion exactly-once even if a backend misbehaves.
+  runner_(ctx, [this, i, ctx](Outcome o) {
+    asio::post(io_, [this, i, o = std::move(o)]() mutable { finish(i, std::move(o)); });
+  });
+}
+
+void Scheduler::arm_slot(std::size_t i) {
+  Slot* s = slots_[i].get();
+  if (!s || results_[i]) return;
+  std::optional<Clock::time_point> next = s->grace_at;
+  auto earliest = [&](Clock::time_point t) { next = next ? std::min(*next, t) : t; };
+  if (s->stall_due) earliest(s->stall_at);
+  if (s->deadline_due) earliest(s->deadline_at);
+  if (!next) return;
+  // Re-arming replaces a pending wait; a wait that had already fired runs on_slot_timer too,
+  // which acts only on the times that are due and not yet handled.
+  s->timer.expires_at(*next);
+  s->timer.async_wait([this, i](boost::system::error_code ec) {
+    if (!ec) on_slot_timer(i);
+  });
+}
+
+void Scheduler::on_slot_timer(std::size_t i) {
+  Slot* s = slots_[i].get();
+  if (!s || results_[i]) return;
+  const auto now = Clock::now();
+  if (s->stall_due && now >= s->stall_at) {
+    s->stall_due = false;
+    s->stalled = true;
+    if (s->waiting) {
+      s->waiting = false;
       --waiting_;
     } else {
       --in_flight_;
     }
     ++stalled_;
     pump();
-  });
-  auto ctx = slot->ctx;
-  slots_[i] = std::move(slot);
-  // The guard makes completion exactly-once even if a backend misbehaves.
-  runner_(ctx, [this, i, ctx](Outcome o) {
-    asio::post(io_, [this, i, o = std::move(o)]() mutable { finish(i, std::move(o)); });
-  });
+    if (results_[i]) return;
+  }
+  if (s->deadline_due && now >= s->deadline_at) {
+    s->deadline_due = false;
+    cancel_job(i, asio::cancellation_type::total);  // arms the grace
+    return;
+  }
+  if (s->grace_at && now >= *s->grace_at) {
+    // A backend that ignores cancellation is completed by the scheduler after the grace.
+    s->grace_at.reset();
+    if (s->cancel_type == asio::cancellation_type::terminal)
+      finish(i, Outcome::failure(ErrorKind::Interrupted, "interrupted while waiting for the BMC"));
+    else
+      finish(i, Outcome::failure(ErrorKind::Timeout,
+                                 fmt::format("no result within {}", format_duration(jobs_[i].timeout.value_or(opts_.timeout)))));
+    return;
+  }
+  arm_slot(i);
 }
 
 void Scheduler::cancel_job(std::size_t i, asio::cancellation_type t) {
@@ -285,16 +324,8 @@ void Scheduler::cancel_job(std::size_t i, asio::cancellation_type t) {
     s->signal.emit(t);
   }
   // A backend that ignores cancellation is completed by the scheduler after the grace.
-  s->grace.expires_after(opts_.grace);
-  s->grace.async_wait([this, i](boost::system::error_code ec) {
-    if (ec || results_[i]) return;
-    auto* sl = slots_[i].get();
-    if (sl && sl->cancel_type == asio::cancellation_type::terminal)
-      finish(i, Outcome::failure(ErrorKind::Interrupted, "interrupted while waiting for the BMC"));
-    else
-      finish(i, Outcome::failure(ErrorKind::Timeout,
-                                 fmt::format("no result within {}", format_duration(jobs_[i].timeout.value_or(opts_.timeout)))));
-  });
+  s->grace_at = Clock::now() + opts_.grace;
+  arm_slot(i);
 }
 
 void Scheduler::finish(std::size_t i, Outcome o) {
@@ -309,9 +340,7 @@ void Scheduler::finish(std::size_t i, Outcome o) {
     } else if (!o.ok() && s->cancel_type == asio::cancellation_type::total && !s->cancel_reason.empty()) {
       o.reason = s->cancel_reason + ": " + o.reason;
     }
-    s->deadline.cancel();
-    s->grace.cancel();
-    s->stall.cancel();
+    s->timer.cancel();
     if (o.error == ErrorKind::None || o.error == ErrorKind::BmcError) {
       if (latencies_.size() < 64) latencies_.push_back(o.elapsed);
       else latencies_[latency_next_++ % 64] = o.elapsed;

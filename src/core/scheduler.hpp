@@ -125,6 +125,8 @@ class Scheduler {
   void start(std::size_t i);
   void finish(std::size_t i, Outcome o);
   void cancel_job(std::size_t i, asio::cancellation_type t);
+  void arm_slot(std::size_t i);
+  void on_slot_timer(std::size_t i);
   void end_pending(ErrorKind k, const std::string& reason);
   void on_run_deadline();
   std::string bmc_of(std::size_t i) const;

@@ -11,12 +11,13 @@
 namespace fleetpower {
 
 struct Scheduler::Slot {
-  explicit Slot(asio::io_context& io) : timer(io) {}
+  explicit Slot(asio::io_context& io) : timer(std::in_place, io) {}
   asio::cancellation_signal signal;
   /// One timer for the slot's three times (stall threshold, deadline, the grace after a
   /// cancellation), armed for the earliest still due: three timers with a wait pending on two
-  /// of them were a quarter of the memory per target of a large run.
-  asio::steady_timer timer;
+  /// of them were a quarter of the memory per target of a large run.  Released, with the
+  /// job's context, once the job has its outcome; the signal stays (see run()).
+  std::optional<asio::steady_timer> timer;
   Clock::time_point stall_at, deadline_at;
   std::optional<Clock::time_point> grace_at;
   bool stall_due = true, deadline_due = true;
@@ -266,7 +267,7 @@ void Scheduler::start(std::size_t i) {
 
 void Scheduler::arm_slot(std::size_t i) {
   Slot* s = slots_[i].get();
-  if (!s || results_[i]) return;
+  if (!s || results_[i] || !s->timer) return;
   std::optional<Clock::time_point> next = s->grace_at;
   auto earliest = [&](Clock::time_point t) { next = next ? std::min(*next, t) : t; };
   if (s->stall_due) earliest(s->stall_at);
@@ -274,8 +275,8 @@ void Scheduler::arm_slot(std::size_t i) {
   if (!next) return;
   // Re-arming replaces a pending wait; a wait that had already fired runs on_slot_timer too,
   // which acts only on the times that are due and not yet handled.
-  s->timer.expires_at(*next);
-  s->timer.async_wait([this, i](boost::system::error_code ec) {
+  s->timer->expires_at(*next);
+  s->timer->async_wait([this, i](boost::system::error_code ec) {
     if (!ec) on_slot_timer(i);
   });
 }
@@ -340,7 +341,7 @@ void Scheduler::finish(std::size_t i, Outcome o) {
     } else if (!o.ok() && s->cancel_type == asio::cancellation_type::total && !s->cancel_reason.empty()) {
       o.reason = s->cancel_reason + ": " + o.reason;
     }
-    s->timer.cancel();
+    s->timer.reset();  // cancels its wait
     if (o.error == ErrorKind::None || o.error == ErrorKind::BmcError) {
       if (latencies_.size() < 64) latencies_.push_back(o.elapsed);
       else latencies_[latency_next_++ % 64] = o.elapsed;
@@ -361,6 +362,10 @@ void Scheduler::finish(std::size_t i, Outcome o) {
       pending_.push_front(w->second.front());
       w->second.pop_front();
     }
+  }
+  if (s) {
+    s->ctx.reset();  // the backend may hold it a little longer (a forced completion)
+    std::string().swap(s->cancel_reason);
   }
   if (on_result_) on_result_(i, *results_[i]);
   pump();

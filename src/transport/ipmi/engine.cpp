@@ -279,7 +279,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto addr = asio::ip::make_address(host_, ec);
     if (!ec) return have_address(udp::endpoint(addr, port_));
     sent_ = Sent::Resolve;
-    resolver_.emplace(eng_.executor());
+    resolver_ = std::make_unique<udp::resolver>(eng_.executor());
     resolver_->async_resolve(
         udp::v4(), host_, std::to_string(port_),
         [w = weak_from_this()](boost::system::error_code rec, udp::resolver::results_type res) {
@@ -501,7 +501,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (sent_ == Sent::ChassisControl) control_waiting_ = false;
     if (sent_ == Sent::CloseSession) {
       if (cc == 0) ++eng_.stats().sessions_closed;
-      return finish(std::move(pending_));
+      return finish(take_pending());
     }
     if (cc == IPMI_COMP_CODE_NODE_BUSY) return retry_busy(ci);
     // The read after an accepted on/off failed: the action stands, the fleet layer polls.
@@ -1039,7 +1039,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_retransmit_timer() {
     if (finished_ || busy_wait_) return;
-    if (sent_ == Sent::CloseSession) return finish(std::move(pending_));
+    if (sent_ == Sent::CloseSession) return finish(take_pending());
     // No Chassis Control reply: never send the control again blindly (ipmi_sim, like many
     // BMCs, executes a duplicate packet a second time).  Read the state instead.
     if (sent_ == Sent::ChassisControl) {
@@ -1192,7 +1192,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void on_deadline() {
     if (finished_) return;
-    if (closing_) return finish(std::move(pending_));
+    if (closing_) return finish(take_pending());
     if (reading_after_) return abort(accepted_without_read());
     abort(timeout_outcome(false));
   }
@@ -1202,7 +1202,7 @@ class Session : public std::enable_shared_from_this<Session> {
     bool interrupted = (type & asio::cancellation_type::terminal) != asio::cancellation_type::none;
     if (closing_) {
       // The operation itself is complete; only the close is pending.
-      return finish(std::move(pending_));
+      return finish(take_pending());
     }
     if (reading_after_) return abort(accepted_without_read());
     abort(timeout_outcome(interrupted));
@@ -1223,7 +1223,7 @@ class Session : public std::enable_shared_from_this<Session> {
   void conclude(Outcome o) {
     if (finished_) return;
     if (!established_ || closing_) return finish(std::move(o));
-    pending_ = std::move(o);
+    pending_ = std::make_unique<Outcome>(std::move(o));
     closing_ = true;
     send_close_packet();
     sent_ = Sent::CloseSession;
@@ -1235,7 +1235,7 @@ class Session : public std::enable_shared_from_this<Session> {
     retx_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
       if (ec) return;
       auto s = w.lock();
-      if (s && !s->finished_) s->finish(std::move(s->pending_));
+      if (s && !s->finished_) s->finish(s->take_pending());
     });
   }
 
@@ -1264,7 +1264,10 @@ class Session : public std::enable_shared_from_this<Session> {
     o.elapsed = std::chrono::duration_cast<Millis>(Clock::now() - started_);
     o.retransmits = retransmits_;
     if (busy_count_ > 0) facts_.emplace_back("busy_retries", std::to_string(busy_count_));
-    for (auto& f : facts_) o.facts.push_back(std::move(f));
+    if (o.facts.empty())
+      o.facts = std::move(facts_);
+    else
+      for (auto& f : facts_) o.facts.push_back(std::move(f));
     facts_.clear();
     asio::post(eng_.executor(),
                [done = std::move(done_), o = std::move(o)]() mutable { done(std::move(o)); });
@@ -1287,7 +1290,7 @@ class Session : public std::enable_shared_from_this<Session> {
   unsigned retx_gen_ = 0;         ///< the generation of the one retransmit wait that counts
   bool retx_armed_ = false;       ///< that wait is pending
   asio::steady_timer deadline_timer_;
-  std::optional<udp::resolver> resolver_;
+  std::unique_ptr<udp::resolver> resolver_;  ///< only for a BMC given by name
   Clock::time_point started_;
 
   Settings st_;
@@ -1336,7 +1339,13 @@ class Session : public std::enable_shared_from_this<Session> {
   PowerState state_after_loss_ = PowerState::Unknown;
   PowerState reading_state_ = PowerState::Unknown;  ///< power reading: state read first
   bool finished_ = false;
-  Outcome pending_;
+  std::unique_ptr<Outcome> pending_;  ///< the result, while the Close Session is under way
+  Outcome take_pending() {
+    if (!pending_) return Outcome::failure(ErrorKind::Internal, "session closed without a result");
+    Outcome o = std::move(*pending_);
+    pending_.reset();
+    return o;
+  }
   std::vector<std::pair<std::string, std::string>> facts_;
 
   friend class Engine;

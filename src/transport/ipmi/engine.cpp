@@ -343,10 +343,10 @@ class Session : public std::enable_shared_from_this<Session> {
               busy_wait_ = true;
               disarm_retransmit();
               retx_timer_.expires_after(wait);
-              retx_timer_.async_wait([w = weak_from_this()](boost::system::error_code ec) {
+              retx_timer_.async_wait([w = weak_from_this(), gen = retx_gen_](boost::system::error_code ec) {
                 if (ec) return;
                 auto s = w.lock();
-                if (!s || s->finished_) return;
+                if (!s || s->finished_ || gen != s->retx_gen_) return;  // superseded
                 s->busy_wait_ = false;
                 s->send_open_session();
               });
@@ -944,10 +944,11 @@ class Session : public std::enable_shared_from_this<Session> {
     busy_wait_ = true;
     disarm_retransmit();
     retx_timer_.expires_after(wait);
-    retx_timer_.async_wait([w = weak_from_this(), what](boost::system::error_code ec) {
+    retx_timer_.async_wait([w = weak_from_this(), what, gen = retx_gen_](boost::system::error_code ec) {
       if (ec) return;
       auto s = w.lock();
-      if (!s || s->finished_) return;
+      // Superseded: a later reply (to an earlier copy) moved the session on meanwhile.
+      if (!s || s->finished_ || gen != s->retx_gen_) return;
       s->busy_wait_ = false;
       s->resend_fresh(what);
     });
@@ -976,6 +977,7 @@ class Session : public std::enable_shared_from_this<Session> {
 
   // ---- transmission and retransmission -------------------------------------------------------
   void send_new(Sent what, Bytes pkt) {
+    busy_wait_ = false;  // a new request ends any wait after 0xC0 (its handler is superseded)
     sent_ = what;
     last_ = std::move(pkt);
     tries_ = 0;

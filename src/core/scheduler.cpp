@@ -20,7 +20,7 @@ struct Scheduler::Slot {
   std::optional<asio::steady_timer> timer;
   Clock::time_point stall_at, deadline_at;
   std::optional<Clock::time_point> grace_at;
-  bool stall_due = true, deadline_due = true;
+  bool deadline_due = true;  ///< (the stall threshold is due while !stalled)
   bool stalled = false;
   bool waiting = false;
   std::shared_ptr<JobContext> ctx;
@@ -270,7 +270,7 @@ void Scheduler::arm_slot(std::size_t i) {
   if (!s || results_[i] || !s->timer) return;
   std::optional<Clock::time_point> next = s->grace_at;
   auto earliest = [&](Clock::time_point t) { next = next ? std::min(*next, t) : t; };
-  if (s->stall_due) earliest(s->stall_at);
+  if (!s->stalled) earliest(s->stall_at);
   if (s->deadline_due) earliest(s->deadline_at);
   if (!next) return;
   // Re-arming replaces a pending wait; a wait that had already fired runs on_slot_timer too,
@@ -285,8 +285,7 @@ void Scheduler::on_slot_timer(std::size_t i) {
   Slot* s = slots_[i].get();
   if (!s || results_[i]) return;
   const auto now = Clock::now();
-  if (s->stall_due && now >= s->stall_at) {
-    s->stall_due = false;
+  if (!s->stalled && now >= s->stall_at) {
     s->stalled = true;
     if (s->waiting) {
       s->waiting = false;

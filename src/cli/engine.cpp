@@ -336,7 +336,7 @@ int run_request(const Globals& g, Loaded& l, const std::string& command_name, Re
     FleetOptions fj = fo;
     fj.op_timeout = per + (fo.op_timeout - *timeout);
     j.timeout = std::max(job_timeout, fleet_job_timeout(req.action, fj));
-    // UDP: starting a target costs one datagram, so every IPMI target starts within half its
+    // UDP: starting a target costs one datagram, so every IPMI target starts within 40% of its
     // timeout and its timeout counts from the run start (dead BMCs do not make a run longer).
     j.timeout_from_ready = l.targets[i]->protocol == "ipmi";
     jobs.push_back(std::move(j));

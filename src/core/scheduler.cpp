@@ -161,7 +161,9 @@ void Scheduler::adapt(const Outcome& o, bool retransmitted) {
   window_max_ = std::max(window_max_, window());
 }
 
-Millis Scheduler::queue_wait_limit(std::size_t) const { return opts_.max_queue_wait.value_or(opts_.timeout / 2); }
+// 40%: the job then has at least half its timeout on the wire even when a busy loop starts it
+// late (a start later than half the timeout lengthens the job, and the run, by the delay).
+Millis Scheduler::queue_wait_limit(std::size_t) const { return opts_.max_queue_wait.value_or(opts_.timeout * 2 / 5); }
 
 void Scheduler::arm_overdue() {
   if (pending_.empty() || !jobs_[pending_.front()].timeout_from_ready) return;

@@ -42,8 +42,9 @@ struct SchedulerOptions {
   /// For jobs with Job::timeout_from_ready: their timeout counts from the moment they are
   /// ready to start (run start + not_before, or when their BMC became free), not from when the
   /// window admits them, so a run of targets that all time out ends after one timeout, whatever
-  /// N and the window.  Such a job that has waited for a window slot this long (default: half
-  /// the timeout) starts anyway, so it still gets at least that much time on the wire.
+  /// N and the window.  Such a job that has waited for a window slot this long (default: 40%
+  /// of the timeout) starts anyway, so it still gets the rest on the wire; a job started later
+  /// than half its timeout (a loop busy with thousands of starts) gets half from its start.
   std::optional<Millis> max_queue_wait;
 };
 

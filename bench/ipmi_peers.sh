@@ -8,7 +8,7 @@
 #   bench/ipmi_peers.sh [-n "50 500 2000"] [-m inproc|fork] [-r 5] [--dead-pct 10]
 #                       [-F 64] [-P 32] [--ops "on status cycle off"] [--timeout SECONDS]
 #                       [--tools "ipmipower ipmipower-F ipmitool fleetpower fleetpower-nowait"]
-#                       [--raw FILE]
+#                       [--raw FILE] [--keep DIR]
 #
 # For every N a fleet is started (in /dev/shm), then R rounds; in each round every tool runs
 # the ops in the order on, status, cycle, off (each op finds the state the previous left; the
@@ -26,6 +26,7 @@
 # since the run started ("dup" counts sims that logged more than one: an action executed twice).
 # Prints a markdown table of medians over the rounds ("ok" is the minimum over the rounds,
 # "dup" the maximum, "rc≠0" the number of rounds in which the tool exited non-zero).
+# --keep DIR keeps every run's stdout and stderr there (N-op-tool-round.out/.err).
 set -euo pipefail
 
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -42,6 +43,7 @@ OPS="on status cycle off"
 TOOLS="ipmipower ipmipower-F ipmitool fleetpower fleetpower-nowait"
 TIMEOUT=
 RAW=
+KEEP=
 
 while (($#)); do
     case $1 in
@@ -55,7 +57,8 @@ while (($#)); do
     --tools) TOOLS=$2; shift 2 ;;
     --timeout) TIMEOUT=$2; shift 2 ;;
     --raw) RAW=$2; shift 2 ;;
-    -h | --help) sed -n '3,30p' "$0"; exit 0 ;;
+    --keep) KEEP=$2; mkdir -p "$KEEP"; shift 2 ;;
+    -h | --help) sed -n '3,29p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -155,6 +158,10 @@ run_one() {
     mark=$(date +%s.%N)
     "$HERE/lib/measure" -o "$tf" -- "${CMD[@]}" >"$of" 2>"$WORK/run.err" || true
     read -r wall u s rss rc <"$tf"
+    if [[ -n ${KEEP:-} ]]; then  # every run's output, for the reasons behind a result
+        cp "$of" "$KEEP/$N-$op-$tool-$round.out"
+        cp "$WORK/run.err" "$KEEP/$N-$op-$tool-$round.err"
+    fi
     if [[ $op == status ]]; then
         ok=$(status_ok "$tool" "$want" "$of")
         dup=0

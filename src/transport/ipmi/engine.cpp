@@ -452,7 +452,7 @@ class Session : public std::enable_shared_from_this<Session> {
       bool icv_ok = false;
       if (parse_rakp4(pkt, tag_, hs_, keys_, r, icv_ok, &err) == ParseResult::Ok &&
           r.status == 0 && icv_ok) {
-        got_reply(false);
+        got_reply();
         probe_confirmed_ = true;
         facts_.emplace_back("confirmed", "late RAKP 4 while probing");
         return true;
@@ -467,7 +467,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (parse_session_reply(keys_, hs_.console_sid, pkt, IPMI_NET_FN_CHASSIS_RQ,
                               IPMI_CMD_CHASSIS_CONTROL, control_rq_seq_, late.get(),
                               &err) == ParseResult::Ok) {
-        got_reply(false);
+        got_reply();
         sent_ = Sent::ChassisControl;
         confirming_ = false;
         facts_.emplace_back("confirmed", "late Chassis Control reply");
@@ -487,7 +487,7 @@ class Session : public std::enable_shared_from_this<Session> {
     FiidObj rs(*tmpl);
     if (parse_session_reply(keys_, hs_.console_sid, pkt, ci.netfn, ci.cmd, rq_seq_, rs.get(),
                             &err) != ParseResult::Ok)
-      return duplicate_reply(pkt);
+      return false;
     got_reply();
     handle_reply(rs);
     return true;
@@ -1004,10 +1004,9 @@ class Session : public std::enable_shared_from_this<Session> {
     if (sent_ == Sent::CloseSession) {
       wait = o.close_grace;  // a close is never retransmitted; just wait a little for the reply
     } else {
-      const auto base = eng_.retransmit_wait(sent_);
       double f = std::pow(o.retransmit_backoff, std::max(0, tries_ - o.retransmit_flat));
-      wait = std::min(std::chrono::milliseconds(static_cast<long>(base.count() * f)),
-                      std::max(o.retransmit_max, base)) +
+      wait = std::min(std::chrono::milliseconds(static_cast<long>(o.retransmit_base.count() * f)),
+                      o.retransmit_max) +
              eng_.jitter();
     }
     const auto due = Clock::now() + wait;
@@ -1122,51 +1121,15 @@ class Session : public std::enable_shared_from_this<Session> {
   }
 
   // ---- completion ----------------------------------------------------------------------------
-  /// The awaited reply came.  `timed`: it answers `sent_` (not a late reply to an earlier
-  /// request), so its round trip can feed the engine's estimators.
-  void got_reply(bool timed = true) {
+  void got_reply() {
     any_reply_ = true;
-    const auto now = Clock::now();
     trace("{} arrived ({} ms after the first copy, {} copies sent)", awaited_name(sent_),
-          std::chrono::duration_cast<std::chrono::milliseconds>(now - first_sent_).count(),
+          std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - first_sent_).count(),
           tries_ + 1);
     // Round trip from the first copy of the request (an over-estimate when a retransmission
     // was answered; the minimum over the session's replies is close to the path's).
-    auto sample = std::chrono::duration_cast<std::chrono::milliseconds>(now - first_sent_);
+    auto sample = std::chrono::duration_cast<std::chrono::milliseconds>(Clock::now() - first_sent_);
     if (rtt_min_.count() == 0 || sample < rtt_min_) rtt_min_ = sample;
-    dup_pending_ = false;
-    if (!timed) return;
-    // Karn: a request sent once gives its round trip.  One that was retransmitted does not
-    // (which copy was answered?), unless the BMC later answers another copy too: then none was
-    // lost, the first reply answered the first copy, and the retransmission was needless.
-    if (tries_ == 0) {
-      eng_.rtt_sample(sent_, sample);
-    } else if (established_ && sent_ != Sent::ChassisControl) {
-      dup_pending_ = true;
-      dup_sent_ = sent_;
-      dup_rq_seq_ = rq_seq_;
-      dup_rtt_ = sample;
-    }
-  }
-
-  /// A datagram that is not the awaited reply: the duplicate reply to the previous,
-  /// retransmitted request?  Then that request's round trip is known after all.
-  bool duplicate_reply(ByteView pkt) {
-    if (!dup_pending_) return false;
-    auto ci = cmd_info(dup_sent_);
-    auto* tmpl = reply_template(dup_sent_);
-    if (!tmpl) return false;
-    FiidObj rs(*tmpl);
-    std::string err;
-    if (parse_session_reply(keys_, hs_.console_sid, pkt, ci.netfn, ci.cmd, dup_rq_seq_, rs.get(), &err) !=
-        ParseResult::Ok)
-      return false;
-    dup_pending_ = false;
-    ++eng_.stats().spurious;
-    eng_.rtt_sample(dup_sent_, dup_rtt_);
-    trace("a second reply to the {} request: its retransmission was not needed ({} ms round trip)",
-          awaited_name(dup_sent_), dup_rtt_.count());
-    return true;
   }
 
   std::uint8_t next_rq_seq() {
@@ -1352,12 +1315,6 @@ class Session : public std::enable_shared_from_this<Session> {
   bool any_reply_ = false;
   Clock::time_point first_sent_{};
   std::chrono::milliseconds rtt_min_{0};  ///< shortest round trip seen in this session
-  // The last request, answered after retransmissions: its round trip counts once the BMC
-  // answers one of its other copies too (see duplicate_reply()).
-  std::chrono::milliseconds dup_rtt_{0};
-  Sent dup_sent_ = Sent::Nothing;
-  std::uint8_t dup_rq_seq_ = 0;
-  bool dup_pending_ = false;
   int ignored_bad_ = 0;      ///< datagrams from the peer that failed parsing or checks
   int ignored_foreign_ = 0;  ///< datagrams from the peer for a session id not ours
   bool bmc_sid_known_ = false;
@@ -1497,42 +1454,6 @@ std::chrono::milliseconds Engine::jitter() {
   auto j = opts_.retransmit_jitter.count();
   if (j <= 0) return std::chrono::milliseconds(0);
   return std::chrono::milliseconds(static_cast<long>(rng_() % static_cast<unsigned long>(j)));
-}
-
-namespace {
-/// Which estimator a request's round trip belongs to: session setup (the BMC's network stack
-/// and crypto) or an in-session command (what the BMC's firmware runs; can be much slower).
-int rtt_class(Sent s) {
-  switch (s) {
-    case Sent::GetChannelAuthCaps:
-    case Sent::OpenSession:
-    case Sent::Rakp1:
-    case Sent::Rakp3:
-      return 0;
-    case Sent::Nothing:
-    case Sent::Resolve:
-    case Sent::CloseSession:
-      return -1;  // not retransmitted, not estimated
-    default:
-      return 1;
-  }
-}
-}  // namespace
-
-std::chrono::milliseconds Engine::retransmit_wait(Sent s) const {
-  const auto base = opts_.retransmit_base;
-  const int c = rtt_class(s);
-  if (c < 0 || opts_.retransmit_adaptive_max.count() <= 0) return base;
-  auto est = rtt_[c].timeout();
-  if (!est) return base;
-  return std::clamp(*est, base, std::max(base, opts_.retransmit_adaptive_max));
-}
-
-void Engine::rtt_sample(Sent s, std::chrono::milliseconds rtt) {
-  const int c = rtt_class(s);
-  if (c < 0) return;
-  rtt_[c].add(static_cast<double>(rtt.count()));
-  ++stats_.rtt_samples;
 }
 
 unsigned Engine::pick_socket() {

@@ -6,8 +6,6 @@
 #include <boost/asio/ip/udp.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <map>
 #include <memory>
@@ -56,37 +54,6 @@ struct EngineStats {
   std::uint64_t stray = 0;  ///< datagrams no session claimed
   std::uint64_t sessions_started = 0;
   std::uint64_t sessions_closed = 0;  ///< Close Session replies seen
-  std::uint64_t rtt_samples = 0;      ///< round trips fed to the retransmission estimators
-  std::uint64_t spurious = 0;  ///< retransmitted requests shown unneeded by a duplicate reply
-};
-
-/// Smoothed round trip and its variation (the estimator of RFC 6298, in milliseconds): the
-/// retransmission wait follows what the BMCs show instead of a constant.  Fed only with round
-/// trips that are unambiguous (Karn): a request sent once, or one whose copies were all
-/// answered (a duplicate reply proves the first copy was not lost).
-class RttEstimator {
- public:
-  void add(double ms) {
-    if (n_ == 0) {
-      srtt_ = ms;
-      rttvar_ = ms / 2;
-    } else {
-      rttvar_ = 0.75 * rttvar_ + 0.25 * std::abs(srtt_ - ms);
-      srtt_ = 0.875 * srtt_ + 0.125 * ms;
-    }
-    ++n_;
-  }
-  /// Until `min_samples` round trips were seen: nothing (the configured wait stands).
-  std::optional<std::chrono::milliseconds> timeout(unsigned min_samples = 4) const {
-    if (n_ < min_samples) return std::nullopt;
-    return std::chrono::milliseconds(static_cast<long>(srtt_ + 4 * rttvar_ + 0.5));
-  }
-  double srtt() const { return srtt_; }
-  unsigned samples() const { return n_; }
-
- private:
-  double srtt_ = 0, rttvar_ = 0;
-  unsigned n_ = 0;
 };
 
 class Session;
@@ -113,13 +80,6 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void cache_cipher(const std::string& bmc_key, int suite) { cipher_cache_[bmc_key] = suite; }
   EngineStats& stats() { return stats_; }
   unsigned pick_socket();
-  /// The first retransmission wait for a request of this kind: the configured
-  /// retransmit_base, or longer when the BMCs' replies have been slower (the handshake and the
-  /// commands a BMC runs are estimated apart: a slow chassis command must not stretch the wait
-  /// for a lost RAKP message).
-  std::chrono::milliseconds retransmit_wait(Sent s) const;
-  /// An unambiguous round trip of a request of this kind.
-  void rtt_sample(Sent s, std::chrono::milliseconds rtt);
 
  private:
   bool open_sockets(std::string& err);
@@ -134,7 +94,6 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::unordered_map<std::uint32_t, std::shared_ptr<Session>> by_sid_;
   std::multimap<udp::endpoint, Session*> by_peer_;
   std::unordered_map<std::string, int> cipher_cache_;
-  RttEstimator rtt_[2];  ///< [0] session setup, [1] in-session commands
   std::mt19937_64 rng_;
   EngineStats stats_;
   std::array<std::uint8_t, 2048> rxbuf_{};

@@ -30,13 +30,6 @@ struct Options {
   double retransmit_backoff = 1.5;
   /// ... up to this cap.
   std::chrono::milliseconds retransmit_max{2000};
-  /// The base interval follows the round trips the BMCs show (smoothed round trip + 4 x its
-  /// variation, per engine, session setup and commands apart), never below retransmit_base and
-  /// never above this.  Slow BMCs (a BMC that forks for every chassis command, a loaded
-  /// management network) then get their replies in before the copy goes out: a BMC executes
-  /// every copy it receives, so each needless one is more work for a BMC that is already slow.
-  /// Zero: the fixed retransmit_base.
-  std::chrono::milliseconds retransmit_adaptive_max{5000};
   /// After an error or cancellation, wait at most this long for the Close Session reply.
   std::chrono::milliseconds close_grace{250};
   /// After an accepted on/off, read the power state in the same session (fact state_after):

@@ -8,7 +8,6 @@
 
 #include <cstring>
 
-#include "transport/ipmi/engine.hpp"
 #include "transport/ipmi/names.hpp"
 #include "transport/ipmi/packets.hpp"
 #include "transport/ipmi/random.hpp"
@@ -304,26 +303,4 @@ TEST_CASE("the IV of every encrypted packet comes from fleetpower's getrandom po
   CHECK(ipmi_get_random(buf, sizeof buf) == 16);
   CHECK(ipmi_get_random(nullptr, 4) == -1);
   CHECK(ipmi_get_random(buf, 0) == 0);
-}
-
-TEST_CASE("retransmission estimator: RFC 6298 smoothing, nothing before enough samples", "[ipmi][rtt]") {
-  fleetpower::ipmi::RttEstimator e;
-  CHECK_FALSE(e.timeout().has_value());
-  e.add(700);  // srtt 700, rttvar 350
-  e.add(700);  // rttvar 262.5
-  e.add(700);  // rttvar 196.875
-  CHECK_FALSE(e.timeout().has_value());
-  CHECK(e.timeout(3)->count() == static_cast<long>(700 + 4 * 196.875 + 0.5));
-  e.add(700);  // rttvar 147.65625
-  REQUIRE(e.timeout().has_value());
-  CHECK(e.timeout()->count() == 1291);
-  CHECK(e.srtt() == Approx(700));
-  // A slower reply raises both terms: srtt 7/8*700 + 1/8*1500 = 800, rttvar 3/4*147.66 + 200.
-  e.add(1500);
-  CHECK(e.srtt() == Approx(800));
-  CHECK(e.timeout()->count() == static_cast<long>(800 + 4 * (0.75 * 147.65625 + 200) + 0.5));
-  // A long run of fast replies brings the wait back down near them.
-  for (int i = 0; i < 200; ++i) e.add(5);
-  CHECK(e.timeout()->count() <= 6);
-  CHECK(e.samples() == 205u);
 }

@@ -12,7 +12,9 @@
 #
 # For every N a fleet is started (in /dev/shm), then R rounds; in each round every tool runs
 # the ops in the order on, status, cycle, off (each op finds the state the previous left; the
-# 1 s power-cycle timer is waited out between cycle and off, outside the measurement).
+# 1 s power-cycle timer is waited out between cycle and off, outside the measurement). Before
+# every run the fleet is waited on until no sim has a request queued or a child running
+# (tests/ipmisim/fleet idle): a forking fleet works off a storm for minutes after its client left.
 # Each run is measured by bench/lib/measure around /usr/bin/time -f %M: wall (monotonic),
 # user+sys CPU of the tool and its children (wait4, microseconds), peak RSS (GNU time's %M;
 # for xargs+ipmitool that is the largest single ipmitool, not the sum).
@@ -58,7 +60,7 @@ while (($#)); do
     --timeout) TIMEOUT=$2; shift 2 ;;
     --raw) RAW=$2; shift 2 ;;
     --keep) KEEP=$2; mkdir -p "$KEEP"; shift 2 ;;
-    -h | --help) sed -n '3,29p' "$0"; exit 0 ;;
+    -h | --help) sed -n '3,31p' "$0"; exit 0 ;;
     *) echo "unknown option $1" >&2; exit 2 ;;
     esac
 done
@@ -155,6 +157,9 @@ run_one() {
     tool_cmd "$tool" "$op"
     tf=$WORK/time.out
     of=$WORK/run.out
+    # A forking fleet keeps executing the copies the previous tool retransmitted long after that
+    # tool exited (minutes, after a storm): every run starts on an idle fleet.
+    log "  before $tool $op: fleet $("$FLEET" idle --dir "$D" || true)"
     mark=$(date +%s.%N)
     "$HERE/lib/measure" -o "$tf" -- "${CMD[@]}" >"$of" 2>"$WORK/run.err" || true
     read -r wall u s rss rc <"$tf"
@@ -187,10 +192,18 @@ settle() {
     sleep 1.5 # let a pending power-cycle timer fire first
     split -l 250 "$WORK/live.txt" "$WORK/chunk."
     for chunk in "$WORK"/chunk.*; do
-        ipmipower --config-file "$D/freeipmi.conf" -h "$(paste -sd, "$chunk")" -F 64 "--$op" >/dev/null 2>&1 || true
+        ipmipower --config-file "$D/freeipmi.conf" -h "$(paste -sd, "$chunk")" "${SETTLE_OPTS[@]}" "--$op" >/dev/null 2>&1 || true
     done
     rm -f "$WORK"/chunk.*
 }
+
+# Forking sims fork for every copy of a chassis command: settle them gently (as fleet's
+# readiness poll does), or the settling itself starts a storm.
+if [[ $MODEL == inproc ]]; then
+    SETTLE_OPTS=(-F 64)
+else
+    SETTLE_OPTS=(-F 8 --session-timeout 20000 --retransmission-timeout 2000)
+fi
 
 # ---- main loop -----------------------------------------------------------------------------
 for N in $NS; do

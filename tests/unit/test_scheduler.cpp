@@ -311,3 +311,57 @@ TEST_CASE("the timeout counts from ready: hung BMCs behind a small window end af
   // Counting from each start, 40 hung targets two at a time would need 20 x 400 ms = 8 s.
   CHECK(took < 1500ms);
 }
+
+namespace {
+/// Every start costs its caller a few milliseconds of the loop (as thousands of IPMI starts
+/// do), records when it came and the deadline it got, and never answers (a dead BMC).
+class CostlyStartBackend final : public Backend {
+ public:
+  explicit CostlyStartBackend(Millis cost) : cost_(cost) {}
+  std::string_view name() const override { return "costly"; }
+  void start(OpContext ctx, CompletionFn) override {
+    const auto t = Clock::now();
+    starts.push_back(t);
+    deadlines.push_back(ctx.deadline);
+    while (Clock::now() - t < cost_) {
+    }
+  }
+  Millis cost_;
+  std::vector<Clock::time_point> starts, deadlines;
+};
+}  // namespace
+
+TEST_CASE("targets held back by a full window start at 40% of their timeout: a slow loop does not lengthen the run",
+          "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto be = std::make_unique<CostlyStartBackend>(2ms);
+  auto* backend = be.get();
+  reg.add("test", std::move(be));
+  auto fleet = make_fleet(42);
+  SchedulerOptions so;
+  so.fanout = 2;
+  so.adaptive = false;
+  so.timeout = 2000ms;
+  so.grace = 50ms;
+  so.min_stall = 10s;  // the two first hold the window: the rest start only when overdue
+  Scheduler s(io, reg, so);
+  auto jobs = fleet.jobs();
+  for (auto& j : jobs) j.timeout_from_ready = true;
+  const auto t0 = Clock::now();
+  auto out = s.run(std::move(jobs));
+  REQUIRE(backend->starts.size() == 42);
+  for (auto& o : out) CHECK(o.error == ErrorKind::Timeout);
+  // 40 overdue starts at 2 ms each keep the loop busy for 80 ms.  They begin once 40% of the
+  // timeout (800 ms) has passed, so even the last one starts before half the timeout and gets
+  // the same deadline as the first two: one timeout from the start of the run.  Had they
+  // waited half the timeout, the later ones would have got half a timeout from their own
+  // start, and the run would have lasted that much longer.
+  for (std::size_t i = 2; i < 42; ++i) {
+    INFO("target " << i);
+    CHECK(backend->starts[i] - t0 >= 800ms);
+    CHECK(backend->deadlines[i] == backend->deadlines[0]);
+  }
+  CHECK(backend->deadlines[0] - t0 >= 2000ms);
+  CHECK(backend->deadlines[0] - t0 < 2050ms);
+}

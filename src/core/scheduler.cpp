@@ -62,6 +62,8 @@ std::vector<Outcome> Scheduler::run(std::vector<Job> jobs) {
   cwnd_ = static_cast<double>(opts_.adaptive ? std::min(opts_.initial_window, opts_.fanout) : opts_.fanout);
   ssthresh_ = static_cast<double>(opts_.fanout);
   last_decrease_ = {};
+  congested_ = false;
+  unclean_before_base_ = 0;
   base_latency_.reset();
   window_min_ = window_max_ = window();
   overdue_at_ = {};
@@ -150,7 +152,12 @@ void Scheduler::adapt(const Outcome& o, bool retransmitted) {
     cwnd_ = std::min(cwnd_, static_cast<double>(opts_.fanout));
   } else if (retransmitted || o.error == ErrorKind::Timeout || o.error == ErrorKind::Busy) {
     const Millis med = median_latency();
-    const bool delayed = base_latency_ && med.count() > 0 && med > 3 * *base_latency_ + Millis(20);
+    // No clean completion yet to compare with, but eight BMCs that did answer all needed
+    // retransmissions: the first window overloaded them (slow BMCs answering late).
+    if (!base_latency_) ++unclean_before_base_;
+    const bool delayed = base_latency_ ? med.count() > 0 && med > 3 * *base_latency_ + Millis(20)
+                                       : unclean_before_base_ >= 8;
+    if (delayed) congested_ = true;
     if (delayed && now - last_decrease_ >= std::max(med, Millis(50))) {
       ssthresh_ = std::max(cwnd_ / 2, static_cast<double>(opts_.min_window));
       cwnd_ = ssthresh_;
@@ -191,8 +198,12 @@ void Scheduler::pump() {
       return;
     }
     // The window limits work on the wire; a job that has waited too long for a slot starts
-    // anyway, so that its timeout (counted from ready) still leaves it time to run.
-    if (in_flight_ >= window() && (!jobs_[i].timeout_from_ready || now - ready_[i] < queue_wait_limit(i))) {
+    // anyway, so that its timeout (counted from ready) still leaves it time to run.  Not once
+    // live BMCs have shown congestion: the window then holds back work that slow BMCs could
+    // not take (more at once only adds retransmissions that each cost them again), and a job
+    // it held back gets its whole timeout from its start.
+    if (in_flight_ >= window() &&
+        (!jobs_[i].timeout_from_ready || congested_ || now - ready_[i] < queue_wait_limit(i))) {
       arm_overdue();
       return;
     }
@@ -236,13 +247,17 @@ void Scheduler::start(std::size_t i) {
   slot->started = Clock::now();
   auto timeout = job.timeout.value_or(opts_.timeout);
   // The timeout counts from when the job was ready, not from when the window let it in.
-  auto deadline = job.timeout_from_ready ? std::max(ready_[i] + timeout, slot->started + timeout / 2)
-                                         : slot->started + timeout;
+  // Unless the window held it back because live BMCs were congested: it then gets its whole
+  // timeout from its start, as a job without timeout_from_ready does.
+  const bool held_back = congested_ && slot->started - ready_[i] > Millis(50);
+  auto deadline = job.timeout_from_ready && !held_back
+                      ? std::max(ready_[i] + timeout, slot->started + timeout / 2)
+                      : slot->started + timeout;
   if (opts_.deadline) deadline = std::min(deadline, run_start_ + *opts_.deadline);
   slot->ctx = std::make_shared<JobContext>(JobContext{*job.target, job.credential, job.request, deadline,
                                                       slot->signal.slot(), asio::cancellation_type::none,
                                                       backend, io_.get_executor()});
-  slot->ctx->ready = job.timeout_from_ready ? std::min(ready_[i], slot->started) : slot->started;
+  slot->ctx->ready = job.timeout_from_ready && !held_back ? std::min(ready_[i], slot->started) : slot->started;
   slot->deadline_at = deadline;
   slot->stall_at = slot->started + stall_threshold(timeout);
   slot->ctx->set_waiting = [this, i](bool w) {

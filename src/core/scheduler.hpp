@@ -45,6 +45,10 @@ struct SchedulerOptions {
   /// N and the window.  Such a job that has waited for a window slot this long (default: 40%
   /// of the timeout) starts anyway, so it still gets the rest on the wire; a job started later
   /// than half its timeout (a loop busy with thousands of starts) gets half from its start.
+  /// Once BMCs that answer have shown congestion in the run (late answers after
+  /// retransmissions), jobs no longer start by being overdue: the window holds them back, and a
+  /// job it held back gets its whole timeout from its start (slow BMCs take a run longer than
+  /// the timeout; dead ones still do not).
   std::optional<Millis> max_queue_wait;
 };
 
@@ -162,6 +166,8 @@ class Scheduler {
   double ssthresh_ = 0;
   std::optional<Millis> base_latency_;
   Clock::time_point last_decrease_{};
+  bool congested_ = false;
+  std::size_t unclean_before_base_ = 0;  ///< answered completions with retransmissions before a clean one  ///< live BMCs answered late and needed retransmissions (this run)
   std::size_t window_min_ = 0, window_max_ = 0;
   std::unique_ptr<asio::steady_timer> overdue_timer_;
   Clock::time_point overdue_at_{};

@@ -365,3 +365,66 @@ TEST_CASE("targets held back by a full window start at 40% of their timeout: a s
   CHECK(backend->deadlines[0] - t0 >= 2000ms);
   CHECK(backend->deadlines[0] - t0 < 2050ms);
 }
+
+namespace {
+/// Slow BMCs: every operation answers after `latency`, but only after a retransmission (the
+/// reply came too late for the first copy), as an overloaded fleet does.  Records when each
+/// operation started, the deadline it got, and how many ran at once.
+class SlowAnsweringBackend final : public Backend {
+ public:
+  SlowAnsweringBackend(asio::any_io_executor ex, Millis latency) : ex_(ex), latency_(latency) {}
+  std::string_view name() const override { return "slow"; }
+  void start(OpContext ctx, CompletionFn done) override {
+    starts.push_back(Clock::now());
+    deadlines.push_back(ctx.deadline);
+    max_active = std::max(max_active, ++active);
+    auto t = std::make_shared<asio::steady_timer>(ex_, latency_);
+    t->async_wait([this, t, done = std::move(done)](boost::system::error_code) {
+      --active;
+      auto o = Outcome::success("off", PowerState::Off);
+      o.retransmits = 1;
+      done(std::move(o));
+    });
+  }
+  asio::any_io_executor ex_;
+  Millis latency_;
+  std::vector<Clock::time_point> starts, deadlines;
+  int active = 0, max_active = 0;
+};
+}  // namespace
+
+TEST_CASE("once BMCs that answer show congestion, held-back targets wait for the window and get their whole timeout",
+          "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto be = std::make_unique<SlowAnsweringBackend>(io.get_executor(), 100ms);
+  auto* backend = be.get();
+  reg.add("test", std::move(be));
+  auto fleet = make_fleet(40);
+  SchedulerOptions so;
+  so.fanout = 4;
+  so.timeout = 1000ms;
+  so.min_stall = 10s;  // nothing leaves the window by stalling
+  Scheduler s(io, reg, so);
+  auto jobs = fleet.jobs();
+  for (auto& j : jobs) j.timeout_from_ready = true;
+  const auto t0 = Clock::now();
+  auto out = s.run(std::move(jobs));
+  REQUIRE(backend->starts.size() == 40);
+  // 40 targets, 4 at a time, 100 ms each: about a second, so the last ones wait longer than
+  // 40% of the timeout.  Every BMC answered after a retransmission, with no clean answer to
+  // compare with: congestion.  Starting the overdue ones at once would only add load to slow
+  // BMCs, so the window keeps holding them back ...
+  CHECK(backend->max_active <= 4);
+  for (auto& o : out) CHECK(o.ok());
+  // ... and each gets its whole timeout from its own start, not what is left of it.
+  std::size_t late = 0;
+  for (std::size_t i = 0; i < 40; ++i) {
+    INFO("target " << i);
+    if (backend->starts[i] - t0 < 500ms) continue;
+    ++late;
+    CHECK(backend->deadlines[i] - backend->starts[i] > 950ms);
+    CHECK(backend->deadlines[i] - backend->starts[i] <= 1000ms);
+  }
+  CHECK(late >= 8);
+}

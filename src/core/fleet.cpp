@@ -230,9 +230,12 @@ class Operation : public std::enable_shared_from_this<Operation> {
     set_waiting(true);
     timer_.async_wait(asio::bind_cancellation_slot(
         ctx_->cancel, [self = shared_from_this()](boost::system::error_code ec) {
-          self->set_waiting(false);
           if (ec) return self->finish_cancelled(Outcome::failure(ErrorKind::Timeout, self->waiting_what()));
-          self->poll();
+          // The read waits for a window slot when slow BMCs are already answering late.
+          self->resume([self] {
+            if (self->stopped()) return self->finish_cancelled(Outcome::failure(ErrorKind::Timeout, self->waiting_what()));
+            self->poll();
+          });
         }));
   }
 
@@ -309,6 +312,11 @@ class Operation : public std::enable_shared_from_this<Operation> {
   bool stopped() const { return ctx_->cancelled != asio::cancellation_type::none; }
   void set_waiting(bool w) {
     if (ctx_->set_waiting) ctx_->set_waiting(w);
+  }
+  void resume(std::function<void()> next) {
+    if (ctx_->resume) return ctx_->resume(std::move(next));
+    set_waiting(false);
+    next();
   }
 
   void finish_cancelled(Outcome o) {

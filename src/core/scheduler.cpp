@@ -51,6 +51,7 @@ std::vector<Outcome> Scheduler::run(std::vector<Job> jobs) {
   slots_.resize(jobs_.size());
   started_.assign(jobs_.size(), 0);
   pending_.clear();
+  resuming_.clear();
   waiting_on_bmc_.clear();
   bmc_busy_.clear();
   in_flight_ = completed_ = stalled_ = waiting_ = 0;
@@ -186,6 +187,19 @@ void Scheduler::arm_overdue() {
 }
 
 void Scheduler::pump() {
+  // Jobs between operations go first: they hold their BMC and have work under way.
+  while (!resuming_.empty() && in_flight_ < window()) {
+    auto [i, next] = std::move(resuming_.front());
+    resuming_.pop_front();
+    Slot* s = slots_[i].get();
+    if (!s || results_[i] || !s->waiting) continue;
+    s->waiting = false;
+    --waiting_;
+    ++in_flight_;
+    s->stall_at = Clock::now() + stall_threshold(jobs_[i].timeout.value_or(opts_.timeout));
+    arm_slot(i);
+    asio::post(io_, std::move(next));
+  }
   while (!stopped_ && in_flight_ + stalled_ + waiting_ < SchedulerOptions::kMaxFanout && !pending_.empty()) {
     std::size_t i = pending_.front();
     auto at = run_start_ + jobs_[i].not_before;
@@ -262,17 +276,24 @@ void Scheduler::start(std::size_t i) {
   slot->stall_at = slot->started + stall_threshold(timeout);
   slot->ctx->set_waiting = [this, i](bool w) {
     auto* sl = slots_[i].get();
-    if (!sl || results_[i] || sl->stalled || sl->waiting == w) return;
-    sl->waiting = w;
+    if (!sl || results_[i] || sl->waiting == w) return;
     if (w) {
-      --in_flight_;
+      // Between operations: out of the window, and no stall clock (a wait is not a stall).
+      if (sl->stalled) {
+        sl->stalled = false;
+        --stalled_;
+      } else {
+        --in_flight_;
+      }
+      sl->waiting = true;
       ++waiting_;
+      arm_slot(i);
       asio::post(io_, [this] { pump(); });
     } else {
-      --waiting_;
-      ++in_flight_;  // may briefly exceed the window: it already holds its BMC
+      resume_now(i);
     }
   };
+  slot->ctx->resume = [this, i](std::function<void()> next) { resume(i, std::move(next)); };
   auto ctx = slot->ctx;
   slots_[i] = std::move(slot);
   arm_slot(i);
@@ -282,12 +303,42 @@ void Scheduler::start(std::size_t i) {
   });
 }
 
+void Scheduler::resume_now(std::size_t i) {
+  Slot* s = slots_[i].get();
+  s->waiting = false;
+  --waiting_;
+  ++in_flight_;  // may exceed the window (uncongested runs): it already holds its BMC
+  s->stall_at = Clock::now() + stall_threshold(jobs_[i].timeout.value_or(opts_.timeout));
+  arm_slot(i);
+}
+
+void Scheduler::resume(std::size_t i, std::function<void()> next) {
+  Slot* s = slots_[i].get();
+  if (!s || results_[i] || !s->waiting || s->cancel_type != asio::cancellation_type::none) return next();
+  // Slow BMCs that already answer late take no more work at once than the window allows;
+  // polls beyond it would only add retransmissions, each of which costs them again.
+  if (congested_ && in_flight_ >= window()) {
+    resuming_.emplace_back(i, std::move(next));
+    return;
+  }
+  resume_now(i);
+  next();
+}
+
+void Scheduler::drop_resume(std::size_t i) {
+  auto it = std::find_if(resuming_.begin(), resuming_.end(), [i](const auto& r) { return r.first == i; });
+  if (it == resuming_.end()) return;
+  auto next = std::move(it->second);
+  resuming_.erase(it);
+  if (!results_[i]) asio::post(io_, std::move(next));  // sees the cancellation and ends
+}
+
 void Scheduler::arm_slot(std::size_t i) {
   Slot* s = slots_[i].get();
   if (!s || results_[i] || !s->timer) return;
   std::optional<Clock::time_point> next = s->grace_at;
   auto earliest = [&](Clock::time_point t) { next = next ? std::min(*next, t) : t; };
-  if (!s->stalled) earliest(s->stall_at);
+  if (!s->stalled && !s->waiting) earliest(s->stall_at);
   if (s->deadline_due) earliest(s->deadline_at);
   if (!next) return;
   // Re-arming replaces a pending wait; a wait that had already fired runs on_slot_timer too,
@@ -302,14 +353,9 @@ void Scheduler::on_slot_timer(std::size_t i) {
   Slot* s = slots_[i].get();
   if (!s || results_[i]) return;
   const auto now = Clock::now();
-  if (!s->stalled && now >= s->stall_at) {
+  if (!s->stalled && !s->waiting && now >= s->stall_at) {
     s->stalled = true;
-    if (s->waiting) {
-      s->waiting = false;
-      --waiting_;
-    } else {
-      --in_flight_;
-    }
+    --in_flight_;
     ++stalled_;
     pump();
     if (results_[i]) return;
@@ -343,6 +389,7 @@ void Scheduler::cancel_job(std::size_t i, asio::cancellation_type t) {
   // A backend that ignores cancellation is completed by the scheduler after the grace.
   s->grace_at = Clock::now() + opts_.grace;
   arm_slot(i);
+  drop_resume(i);
 }
 
 void Scheduler::finish(std::size_t i, Outcome o) {
@@ -366,6 +413,7 @@ void Scheduler::finish(std::size_t i, Outcome o) {
   }
   results_[i] = std::move(o);
   ++completed_;
+  drop_resume(i);
   if (started_[i]) {
     if (s && s->stalled) --stalled_;
     else if (s && s->waiting) --waiting_;

@@ -80,8 +80,13 @@ struct JobContext {
   asio::any_io_executor executor;
   /// A runner waiting between operations (verification polls, the power governor) calls
   /// set_waiting(true): the job then leaves the fan-out window, which limits operations on
-  /// the wire; set_waiting(false) before its next operation.  It keeps its BMC meanwhile.
+  /// the wire, and its stall clock stops.  It keeps its BMC meanwhile.  Before its next
+  /// operation it calls resume(next): `next` runs at once (the job counts in the window
+  /// again), except once BMCs that answer have shown congestion and the window is full: it
+  /// then runs when a slot frees, before any new target starts.  A job cancelled while it
+  /// waits for a slot runs `next` at once (it then sees `cancelled` and ends).
   std::function<void(bool)> set_waiting;
+  std::function<void(std::function<void()>)> resume;
   /// When the job became ready to start (its timeout counts from here; see
   /// SchedulerOptions::max_queue_wait).  A runner bounds its first operation by
   /// ready + the per-operation timeout.
@@ -149,6 +154,11 @@ class Scheduler {
   std::vector<char> started_;
   std::vector<std::unique_ptr<Slot>> retired_;
   std::deque<std::size_t> pending_;  // ready to start, in order
+  /// Waiting jobs whose next operation waits for a window slot (congested runs), in order.
+  std::deque<std::pair<std::size_t, std::function<void()>>> resuming_;
+  void resume(std::size_t i, std::function<void()> next);
+  void resume_now(std::size_t i);
+  void drop_resume(std::size_t i);
   std::map<std::string, std::deque<std::size_t>> waiting_on_bmc_;
   std::map<std::string, bool> bmc_busy_;
   std::size_t in_flight_ = 0;  ///< active operations (count against the fan-out)
@@ -166,8 +176,8 @@ class Scheduler {
   double ssthresh_ = 0;
   std::optional<Millis> base_latency_;
   Clock::time_point last_decrease_{};
-  bool congested_ = false;
-  std::size_t unclean_before_base_ = 0;  ///< answered completions with retransmissions before a clean one  ///< live BMCs answered late and needed retransmissions (this run)
+  bool congested_ = false;  ///< live BMCs answered late and needed retransmissions (this run)
+  std::size_t unclean_before_base_ = 0;  ///< answered completions with retransmissions before a clean one
   std::size_t window_min_ = 0, window_max_ = 0;
   std::unique_ptr<asio::steady_timer> overdue_timer_;
   Clock::time_point overdue_at_{};

@@ -74,7 +74,82 @@ class LossyBackend final : public Backend {
   std::map<std::string, int> actions;
   bool requests_lost = false;  ///< the request itself never reaches the BMC
 };
+
+/// Slow BMCs: every operation takes `latency` and needed a retransmission (they answer late),
+/// and power reaches on `transition` after the request.  Counts operations at once.
+class SlowPowerBackend final : public Backend {
+ public:
+  SlowPowerBackend(asio::any_io_executor ex, Millis latency, Millis transition)
+      : ex_(ex), latency_(latency), transition_(transition) {}
+  std::string_view name() const override { return "slowpower"; }
+  void start(OpContext ctx, CompletionFn done) override {
+    ++active;
+    starts.emplace_back(Clock::now(), active);
+    auto t = std::make_shared<asio::steady_timer>(ex_, latency_);
+    t->async_wait([this, t, name = ctx.target.name, a = ctx.request.action, done = std::move(done)](
+                      boost::system::error_code) {
+      --active;
+      const auto now = Clock::now();
+      Outcome o;
+      if (a == Action::On) {
+        on_at.try_emplace(name, now + transition_);
+        o = Outcome::success("ok");
+      } else {
+        auto it = on_at.find(name);
+        const bool on = it != on_at.end() && now >= it->second;
+        o = Outcome::success(on ? "on" : "off", on ? PowerState::On : PowerState::Off);
+      }
+      o.retransmits = 1;
+      done(std::move(o));
+    });
+  }
+  asio::any_io_executor ex_;
+  Millis latency_, transition_;
+  std::map<std::string, Clock::time_point> on_at;
+  std::vector<std::pair<Clock::time_point, int>> starts;  ///< when, and how many at once then
+  int active = 0;
+};
 }  // namespace
+
+TEST_CASE("once slow BMCs show congestion, verification reads wait for a window slot", "[fleet]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  auto be = std::make_unique<SlowPowerBackend>(io.get_executor(), 40ms, 400ms);
+  auto* backend = be.get();
+  reg.add("test", std::move(be));
+  Fleet f(40);
+  SchedulerOptions so;
+  so.fanout = 4;
+  so.timeout = 5s;
+  Scheduler s(io, reg, so);
+  FleetOptions fo = fast();
+  fo.wait_timeout = 20s;
+  s.set_runner(make_fleet_runner(fo));
+  // Congestion is known once eight answered jobs all needed retransmissions.
+  std::optional<Clock::time_point> congested_at;
+  std::size_t done = 0;
+  s.on_result([&](std::size_t, const Outcome&) {
+    if (++done == 8) congested_at = Clock::now();
+  });
+  auto out = s.run(f.jobs(Action::On));
+  for (auto& o : out) {
+    INFO(outcome_text(o));
+    CHECK(o.ok());
+    CHECK(o.result == "on");
+  }
+  REQUIRE(congested_at);
+  // Jobs between reads leave the window, so up to 40 were powering on at once; once the reads
+  // in flight then have ended (40 ms each), reads (and any start) take a window slot each
+  // instead of all reading at once.
+  int after = 0, most = 0;
+  for (auto& [t, n] : backend->starts)
+    if (t > *congested_at + 100ms) {
+      ++after;
+      most = std::max(most, n);
+    }
+  CHECK(after >= 20);
+  CHECK(most <= 4);
+}
 
 TEST_CASE("on verifies the end state, already-on nodes are left alone", "[fleet]") {
   asio::io_context io;

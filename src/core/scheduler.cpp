@@ -193,11 +193,7 @@ void Scheduler::pump() {
     resuming_.pop_front();
     Slot* s = slots_[i].get();
     if (!s || results_[i] || !s->waiting) continue;
-    s->waiting = false;
-    --waiting_;
-    ++in_flight_;
-    s->stall_at = Clock::now() + stall_threshold(jobs_[i].timeout.value_or(opts_.timeout));
-    arm_slot(i);
+    resume_now(i);
     asio::post(io_, std::move(next));
   }
   while (!stopped_ && in_flight_ + stalled_ + waiting_ < SchedulerOptions::kMaxFanout && !pending_.empty()) {

@@ -21,7 +21,9 @@
 # fleetpower runs with its defaults ("fleetpower": on/off/cycle verify the end state by polling
 # status) and with --no-wait ("fleetpower-nowait": return once the BMC accepted the action, like
 # ipmipower); both with -o jsonl so that their per-host retransmission counts can be summed
-# ("retx"; ipmipower and ipmitool do not report theirs). With --dead-pct, every tool gets the dead
+# ("retx"; ipmipower and ipmitool do not report theirs). "ipmipower-F-wait" is ipmipower -F with
+# --wait-until-on/--wait-until-off for on/off: it polls status until the state is reached, the
+# same work fleetpower does by default (plain --stat and --cycle for status and cycle). With --dead-pct, every tool gets the dead
 # addresses too, and the table shows the maximum wall over the rounds as well.
 # Correctness per run ("ok"): for status, hosts whose reported state is right in the tool's
 # output; for on/off/cycle, live sims whose own event log shows exactly one such request
@@ -121,6 +123,10 @@ tool_cmd() {
     case $tool in
     ipmipower) CMD=(ipmipower --config-file "$D/freeipmi.conf" -h "$HOSTS_CSV" "${pto[@]}" "$pop") ;;
     ipmipower-F) CMD=(ipmipower --config-file "$D/freeipmi.conf" -h "$HOSTS_CSV" -F "$FANOUT" "${pto[@]}" "$pop") ;;
+    ipmipower-F-wait)  # the same work as fleetpower's default: act, then poll until the state is reached
+        local pw=()
+        case $op in on) pw=(--wait-until-on) ;; off) pw=(--wait-until-off) ;; esac
+        CMD=(ipmipower --config-file "$D/freeipmi.conf" -h "$HOSTS_CSV" -F "$FANOUT" "${pto[@]}" "${pw[@]}" "$pop") ;;
     ipmitool) CMD=(xargs -a "$WORK/hosts.txt" -P "$XP" -I{} ipmitool -I lanplus -C 3 -U admin -E
                    "${ito[@]}" -H {} chassis power "$iop") ;;
     fleetpower) CMD=("$FLEETPOWER" -i "$D/inventory.yaml" --credentials "$D/credentials.yaml"
@@ -264,7 +270,7 @@ END {
             if (count(k, "wall") == 0) continue
             mw = med(k, "wall"); mc = med(k, "cpu"); mr0 = med(k, "rss")
             mx = count(k, "retx") ? sprintf("%d", med(k, "retx")) : "-"
-            label = T[t]; if (label == "ipmipower-F") label = "ipmipower -F " fan; if (label == "ipmitool") label = "ipmitool xargs -P " xp
+            label = T[t]; if (label == "ipmipower-F") label = "ipmipower -F " fan; if (label == "ipmipower-F-wait") label = "ipmipower -F " fan " --wait-until-on/off"; if (label == "ipmitool") label = "ipmitool xargs -P " xp
             if (label == "fleetpower") label = "fleetpower (defaults, verifies)"; if (label == "fleetpower-nowait") label = "fleetpower --no-wait"
             printf "| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.1f | %s | %d/%d | %d | %d | %s | %s | %s |\n", order[a], dead[k], O[b], label, mw, vmax(k, "wall"), mc, mr0 / 1024, mx, vmin(k, "ok"), live[k], vmax(k, "dup"), bad[k] + 0, ratio(mw, bw, "%.2fx"), ratio(mc, bc, "%.2fx"), ratio(mr0, br, "%.3fx")
         }

@@ -40,13 +40,19 @@ class Operation : public std::enable_shared_from_this<Operation> {
 
   void begin() {
     started_ = Clock::now();
-    // Read, decide and act in one exchange when the backend can; not under --dry-run or
-    // --force (no decision to make), nor when a power-on must first get room on its circuit
-    // (the governor is asked between the read and the action).
+    // --force on, off and soft: the read before acting would decide nothing (the action is
+    // sent whatever the state), so send it at once, as ipmipower and ipmitool do; the end
+    // state is still verified after it.  Cycle and reset keep the read: off, they power on.
+    if (o_.force && !o_.dry_run && (action() == Action::On || action() == Action::Off || action() == Action::Soft)) {
+      act_ = action();
+      return act();
+    }
+    // Read, decide and act in one exchange when the backend can; not under --dry-run, nor
+    // when a power-on must first get room on its circuit (the governor is asked between the
+    // read and the action).
     const bool governed = o_.governor && (action() == Action::On || action() == Action::Cycle ||
                                           action() == Action::Reset);
-    if (!o_.dry_run && !o_.force && !governed && ctx_->backend->reads_first(ctx_->target))
-      return read_and_act();
+    if (!o_.dry_run && !governed && ctx_->backend->reads_first(ctx_->target)) return read_and_act();
     read_state();
   }
 

@@ -94,6 +94,19 @@ if [[ $RC == 0 ]] && every_host_says "$D/off.out" off; then ok "off: off"; else 
 if wait_all off; then ok "status reads off"; else not_ok "status reads off"; fi
 if [[ -n $(ipmitool_each chassis power status | grep -v "is off") ]]; then not_ok "ipmitool agrees: off"; else ok "ipmitool agrees: off"; fi
 if events_each off 1; then ok "each BMC got exactly one power-off request"; else not_ok "one power-off each"; fi
+run offagain off @sim
+if [[ $RC == 0 ]] && every_host_says "$D/offagain.out" "already off" && events_each off 1; then
+  ok "off again: already off, nothing sent"
+else
+  not_ok "off again (exit $RC)"; sed 's/^/    /' "$D/offagain.out"
+fi
+# --force: the power-off goes out anyway (no read before it decides anything), verified after.
+run offforce off --force @sim
+if [[ $RC == 0 ]] && every_host_says "$D/offforce.out" off && events_each off 2; then
+  ok "off --force: sent to nodes already off, reads off"
+else
+  not_ok "off --force (exit $RC)"; sed 's/^/    /' "$D/offforce.out"
+fi
 
 # --- cycle (from on) -----------------------------------------------------------------------
 fp on @sim >/dev/null 2>&1

@@ -278,13 +278,45 @@ TEST_CASE("read, decide and act in one exchange when the backend can", "[fleet]"
   out = s.run(f.jobs(Action::Off));
   for (auto& o : out) CHECK(o.result == "already off");
   CHECK(test->events().size() == 24);
-  // --dry-run and --force keep the separate read (the decision is not the backend's to make).
+  // --dry-run keeps the separate read (the decision is not the backend's to make).
   FleetOptions dry = fast();
   dry.dry_run = true;
   s.set_runner(make_fleet_runner(dry));
   out = s.run(f.jobs(Action::On));
   for (auto& o : out) CHECK(o.result == "would power on");
   CHECK(test->events().size() == 24);
+  // --force off of nodes that are off: no read before (it would decide nothing), the action
+  // goes out and the read right after it verifies; no initial state is claimed.
+  FleetOptions forced = fast();
+  forced.force = true;
+  s.set_runner(make_fleet_runner(forced));
+  int reads = test->status_reads();
+  read_backs = test->read_backs();
+  starts = test->starts();
+  out = s.run(f.jobs(Action::Off));
+  for (auto& o : out) {
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(o.result == "off");
+    CHECK(fact(o, "initial_state").empty());
+  }
+  CHECK(test->starts() - starts == 6);
+  CHECK(test->status_reads() == reads);
+  CHECK(test->read_backs() - read_backs == 6);
+  CHECK(test->events().size() == 30);
+  for (std::size_t i = 24; i < 30; ++i) CHECK(test->events()[i].action == Action::Off);
+  // --force cycle still reads first: a node that is off is powered on, not cycled.
+  reads = test->status_reads();
+  out = s.run(f.jobs(Action::Cycle));
+  for (auto& o : out) {
+    INFO(outcome_text(o));
+    REQUIRE(o.ok());
+    CHECK(o.result == "on (was off)");
+    CHECK(fact(o, "initial_state") == "off");
+  }
+  CHECK(test->status_reads() - reads >= 6);
+  REQUIRE(test->events().size() == 36);
+  for (std::size_t i = 30; i < 36; ++i) CHECK(test->events()[i].action == Action::On);
 }
 
 TEST_CASE("verification times out with the last state seen", "[fleet]") {

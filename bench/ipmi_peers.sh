@@ -8,6 +8,7 @@
 #   bench/ipmi_peers.sh [-n "50 500 2000"] [-m inproc|fork] [-r 5] [--dead-pct 10]
 #                       [-F 64] [-P 32] [--ops "on status cycle off"] [--timeout SECONDS]
 #                       [--tools "ipmipower ipmipower-F ipmitool fleetpower fleetpower-nowait"]
+#                       (also: ipmipower-F-wait fleetpower-force fleetpower-force-nowait)
 #                       [--raw FILE] [--keep DIR]
 #
 # For every N a fleet is started (in /dev/shm), then R rounds; in each round every tool runs
@@ -23,7 +24,9 @@
 # ipmipower); both with -o jsonl so that their per-host retransmission counts can be summed
 # ("retx"; ipmipower and ipmitool do not report theirs). "ipmipower-F-wait" is ipmipower -F with
 # --wait-until-on/--wait-until-off for on/off: it polls status until the state is reached, the
-# same work fleetpower does by default (plain --stat and --cycle for status and cycle). With --dead-pct, every tool gets the dead
+# same work fleetpower does by default (plain --stat and --cycle for status and cycle).
+# "fleetpower-force" and "fleetpower-force-nowait" add --force: on/off are sent without reading
+# the state first, the same commands as ipmipower --wait-until-on/off and plain ipmipower. With --dead-pct, every tool gets the dead
 # addresses too, and the table shows the maximum wall over the rounds as well.
 # Correctness per run ("ok"): for status, hosts whose reported state is right in the tool's
 # output; for on/off/cycle, live sims whose own event log shows exactly one such request
@@ -133,6 +136,10 @@ tool_cmd() {
                      "${fto[@]}" "${FP_YES[@]}" -o jsonl "$fop" @sim) ;;
     fleetpower-nowait) CMD=("$FLEETPOWER" -i "$D/inventory.yaml" --credentials "$D/credentials.yaml"
                      "${fto[@]}" "${FP_YES[@]}" -o jsonl --no-wait "$fop" @sim) ;;
+    fleetpower-force) CMD=("$FLEETPOWER" -i "$D/inventory.yaml" --credentials "$D/credentials.yaml"
+                     "${fto[@]}" "${FP_YES[@]}" -o jsonl --force "$fop" @sim) ;;
+    fleetpower-force-nowait) CMD=("$FLEETPOWER" -i "$D/inventory.yaml" --credentials "$D/credentials.yaml"
+                     "${fto[@]}" "${FP_YES[@]}" -o jsonl --force --no-wait "$fop" @sim) ;;
     esac
     if [[ $tool == fleetpower* && $DEAD -gt 0 ]]; then
         CMD+=(@sim-dead)
@@ -272,6 +279,7 @@ END {
             mx = count(k, "retx") ? sprintf("%d", med(k, "retx")) : "-"
             label = T[t]; if (label == "ipmipower-F") label = "ipmipower -F " fan; if (label == "ipmipower-F-wait") label = "ipmipower -F " fan " --wait-until-on/off"; if (label == "ipmitool") label = "ipmitool xargs -P " xp
             if (label == "fleetpower") label = "fleetpower (defaults, verifies)"; if (label == "fleetpower-nowait") label = "fleetpower --no-wait"
+            if (label == "fleetpower-force") label = "fleetpower --force (verifies)"; if (label == "fleetpower-force-nowait") label = "fleetpower --force --no-wait"
             printf "| %s | %s | %s | %s | %.3f | %.3f | %.3f | %.1f | %s | %d/%d | %d | %d | %s | %s | %s |\n", order[a], dead[k], O[b], label, mw, vmax(k, "wall"), mc, mr0 / 1024, mx, vmin(k, "ok"), live[k], vmax(k, "dup"), bad[k] + 0, ratio(mw, bw, "%.2fx"), ratio(mc, bc, "%.2fx"), ratio(mr0, br, "%.3fx")
         }
     }

@@ -5,6 +5,7 @@
 
 #include <array>
 #include <cstring>
+#include <unordered_map>
 
 namespace fleetpower::ipmi {
 
@@ -135,18 +136,66 @@ bool crypto_init() {
 }
 
 // ---- FiidObj ---------------------------------------------------------------------------------
-FiidObj::FiidObj(fiid_template_t tmpl) : obj_(fiid_obj_create(tmpl)) {}
+namespace {
+/// Cleared fiid objects ready for reuse, per template, for this thread.
+class FiidPool {
+ public:
+  static constexpr std::size_t kKeep = 32;  ///< per template; a session holds a handful at once
+  ~FiidPool() {
+    alive = false;
+    for (auto& [t, objs] : free_)
+      for (auto* o : objs) fiid_obj_destroy(o);
+  }
+  fiid_obj_t take(const void* tmpl) {
+    auto it = free_.find(tmpl);
+    if (it == free_.end() || it->second.empty()) return nullptr;
+    auto* o = it->second.back();
+    it->second.pop_back();
+    return o;
+  }
+  /// Takes ownership of `o` (cleared here); destroys it when the pool for `tmpl` is full.
+  void give(const void* tmpl, fiid_obj_t o) noexcept {
+    if (fiid_obj_clear(o) < 0) return fiid_obj_destroy(o);
+    try {
+      auto& v = free_[tmpl];
+      if (v.size() >= kKeep) return fiid_obj_destroy(o);
+      v.push_back(o);
+    } catch (...) {
+      fiid_obj_destroy(o);
+    }
+  }
+  static thread_local bool alive;
+
+ private:
+  std::unordered_map<const void*, std::vector<fiid_obj_t>> free_;
+};
+thread_local bool FiidPool::alive = true;
+FiidPool& fiid_pool() {
+  thread_local FiidPool pool;
+  return pool;
+}
+}  // namespace
+
+FiidObj::FiidObj(fiid_template_t tmpl) : tmpl_(tmpl) {
+  if (FiidPool::alive) obj_ = fiid_pool().take(tmpl_);
+  if (!obj_) obj_ = fiid_obj_create(tmpl);
+}
+void FiidObj::release() noexcept {
+  if (!obj_) return;
+  if (tmpl_ && FiidPool::alive) fiid_pool().give(tmpl_, obj_);
+  else fiid_obj_destroy(obj_);
+  obj_ = nullptr;
+}
 FiidObj& FiidObj::operator=(FiidObj&& o) noexcept {
   if (this != &o) {
-    if (obj_) fiid_obj_destroy(obj_);
+    release();
     obj_ = o.obj_;
+    tmpl_ = o.tmpl_;
     o.obj_ = nullptr;
   }
   return *this;
 }
-FiidObj::~FiidObj() {
-  if (obj_) fiid_obj_destroy(obj_);
-}
+FiidObj::~FiidObj() { release(); }
 bool FiidObj::u64(const char* field, std::uint64_t& v) const {
   return obj_ && fiid_obj_get(obj_, field, &v) == 1;
 }

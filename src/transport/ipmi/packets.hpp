@@ -17,12 +17,15 @@ namespace fleetpower::ipmi {
 using Bytes = std::vector<std::uint8_t>;
 using ByteView = std::span<const std::uint8_t>;
 
-/// Move-only owner of a fiid object.
+/// Move-only owner of a fiid object.  Objects come from a per-thread pool per template and go
+/// back to it cleared (fiid_obj_clear zeroes the data): libfreeipmi builds every new object's
+/// field table from the template by name, which cost more CPU than the packet work itself.
+/// `tmpl` must be one of libfreeipmi's static templates (the pool keys on its address).
 class FiidObj {
  public:
   FiidObj() = default;
   explicit FiidObj(fiid_template_t tmpl);
-  FiidObj(FiidObj&& o) noexcept : obj_(o.obj_) { o.obj_ = nullptr; }
+  FiidObj(FiidObj&& o) noexcept : obj_(o.obj_), tmpl_(o.tmpl_) { o.obj_ = nullptr; }
   FiidObj& operator=(FiidObj&& o) noexcept;
   FiidObj(const FiidObj&) = delete;
   FiidObj& operator=(const FiidObj&) = delete;
@@ -36,7 +39,9 @@ class FiidObj {
   bool clear();
 
  private:
+  void release() noexcept;
   fiid_obj_t obj_ = nullptr;
+  const void* tmpl_ = nullptr;
 };
 
 /// Cipher suite -> algorithms; only suites 3 and 17 are offered by fleetpower.

@@ -13,8 +13,8 @@ done
 
 export FLEETPOWER_SIM_PASSWORD="Pw-$($PY -c 'import secrets; print(secrets.token_hex(6))')"
 BASE=127.24.0
-FAULTS="9:latency=700ms,10:latency=700ms+dup-exec,11:busy=2,12:hang,13:wrong-sid,14:bad-integrity"
-sim_start ipmi --ipmi 14 --ipmi-address-base $BASE.1 --ipmi-cycle-delay 1s \
+FAULTS="9:latency=700ms,10:latency=700ms+dup-exec,11:busy=2,12:hang,13:wrong-sid,14:bad-integrity,15:status-operator"
+sim_start ipmi --ipmi 15 --ipmi-address-base $BASE.1 --ipmi-cycle-delay 1s \
   --ipmi-faults "$FAULTS" || exit 1
 IPMI_PASSWORD=$FLEETPOWER_SIM_PASSWORD
 export IPMI_PASSWORD
@@ -156,6 +156,20 @@ check "dup-exec: duplicates executed" test \
 out=$(fp status ipmi0011); rc=$?
 check "busy=2: fleetpower status succeeds (exit $rc: $out)" is "$out" "ipmi0011: off"
 check "busy=2: two 0xC0 answers" is "$(count_events "e.get('bmc')==11 and e.get('cc')==192")" 2
+# A status session stays at User level (Get Chassis Status needs no more): no Set Session
+# Privilege Level.  A BMC that refuses the read there (0xD4) gets the session raised and the
+# read repeated.
+M=$(mark)
+out=$(fp status ipmi0008); rc=$?
+check "status: no Set Session Privilege Level sent (exit $rc)" is \
+  "$(count_events "e.get('bmc')==8 and e.get('cmd')=='set_session_privilege'" "$M")" 0
+check "status: one Get Chassis Status" is \
+  "$(count_events "e.get('bmc')==8 and e.get('cmd')=='get_chassis_status'" "$M")" 1
+out=$(fp status ipmi0015); rc=$?
+check "status-operator: fleetpower status (exit $rc: $out)" is "$out" "ipmi0015: off"
+check "status-operator: refused once at User level (0xD4)" is "$(count_events "e.get('bmc')==15 and e.get('cc')==0xd4")" 1
+check "status-operator: then raised" is "$(count_events "e.get('bmc')==15 and e.get('cmd')=='set_session_privilege' and e.get('cc')==0")" 1
+check "status-operator: ipmitool (raises first) reads it too" is "$(it 3 15 chassis power status)" "Chassis Power is off"
 # hang: no answer at all
 out=$("$FLEETPOWER" -i "$INV" --credentials "$CRED" --timeout 3s status ipmi0012 2>&1); rc=$?
 check "hang: fleetpower reports no response (exit $rc)" has "$out" "no response from BMC"

@@ -166,6 +166,7 @@ struct IpmiFaults {
   bool wrong_sid = false;      ///< replies carry a wrong session id
   bool bad_integrity = false;  ///< replies carry corrupted integrity data
   bool dup_exec = false;       ///< execute retransmitted requests again (no reply cache)
+  bool status_operator = false;  ///< Get Chassis Status needs Operator (0xD4 at User level)
   std::string describe() const {
     std::string s;
     auto add = [&](const std::string& k) { s += (s.empty() ? "" : "+") + k; };
@@ -175,6 +176,7 @@ struct IpmiFaults {
     if (wrong_sid) add("wrong-sid");
     if (bad_integrity) add("bad-integrity");
     if (dup_exec) add("dup-exec");
+    if (status_operator) add("status-operator");
     return s.empty() ? "none" : s;
   }
 };
@@ -238,6 +240,8 @@ bool parse_ipmi_faults(const std::string& spec, std::size_t n, std::vector<IpmiF
         f.bad_integrity = true;
       } else if (k == "dup-exec") {
         f.dup_exec = true;
+      } else if (k == "status-operator") {
+        f.status_operator = true;
       } else if (k == "none") {
         clear = true;
       } else {
@@ -257,6 +261,7 @@ bool parse_ipmi_faults(const std::string& spec, std::size_t n, std::vector<IpmiF
       d.wrong_sid |= f.wrong_sid;
       d.bad_integrity |= f.bad_integrity;
       d.dup_exec |= f.dup_exec;
+      d.status_operator |= f.status_operator;
     }
   }
   return true;
@@ -1199,6 +1204,8 @@ std::uint8_t IpmiSim::execute(Bmc& b, Session* s, const Msg& rq, Bytes* out, boo
   } else if (rq.netfn == IPMI_NET_FN_CHASSIS_RQ && s) {
     switch (rq.cmd) {
       case IPMI_CMD_GET_CHASSIS_STATUS: {
+        if (b.faults.status_operator && !need(IPMI_PRIVILEGE_LEVEL_OPERATOR))
+          return IPMI_COMP_CODE_INSUFFICIENT_PRIVILEGE_LEVEL;
         bool ident = b.identify_forever || Clock::now() < b.identify_until;
         std::uint8_t ident_state = b.identify_forever ? 2 : ident ? 1 : 0;
         // power state + restore policy "previous state" (01b); last power event; misc state

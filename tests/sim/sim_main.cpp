@@ -67,7 +67,8 @@ IPMI 2.0 personality (RMCP+, cipher suites 3 and 17; see README):
                           describe the IPMI fleet
   --ipmi-address-base A   first address (default 127.24.0.1), one UDP socket per BMC
   --ipmi-port P           UDP port (default 623)
-  --ipmi-faults SPEC      e.g. "2:hang,3:latency=2s,4:busy=2,5:wrong-sid,6:bad-integrity,*:dup-exec"
+  --ipmi-faults SPEC      e.g. "2:hang,3:latency=2s,4:busy=2,5:wrong-sid,6:bad-integrity,\n"
+    "                          7:status-operator,*:dup-exec"
   --ipmi-inventory-out F  with --redfish M too: the IPMI inventory (and --ipmi-credentials-out)
   --ipmi-cycle-delay DUR  power cycle: off, then on after DUR (default 1s)
   --ipmi-initial-power P  on | off (default off)

@@ -429,12 +429,11 @@ class Session : public std::enable_shared_from_this<Session> {
         if (st_.cipher_auto) eng_.cache_cipher(bmc_key_, st_.ciphers[cipher_idx_]);
         facts_.emplace_back("cipher_suite", std::to_string(st_.ciphers[cipher_idx_]));
         facts_.emplace_back("privilege", std::string(privilege_name(hs_.privilege)));
-        if (eng_.options().set_session_privilege && !workaround("nosetsesspriv")) {
-          FiidObj rq(tmpl_cmd_set_session_privilege_level_rq);
-          if (fill_cmd_set_session_privilege_level(hs_.privilege, rq.get()) < 0)
-            return fail(ErrorKind::Internal, "cannot fill Set Session Privilege Level");
-          return send_command(Sent::SetSessionPrivilege, rq.get()), true;
-        }
+        // An active RMCP+ session runs at User level until raised.  Get Chassis Status needs
+        // no more, so a status read skips Set Session Privilege Level (one round trip of
+        // seven); should a BMC refuse it with "insufficient privilege", the session is raised
+        // then and the read repeated (on_reply).
+        if (may_raise() && req_.action != Action::Status) return raise_privilege(), true;
         start_action();
         return true;
       }
@@ -528,6 +527,11 @@ class Session : public std::enable_shared_from_this<Session> {
       std::string text = completion_code_text(ci.netfn, ci.cmd, static_cast<std::uint8_t>(cc));
       if (kind == ErrorKind::Unsupported)
         return (void)fail(kind, fmt::format("BMC does not support {}: {}", what, text));
+      if (kind == ErrorKind::Privilege && !raised_ && may_raise() && sent_ == Sent::GetChassisStatus) {
+        trace("{} refused at User level ({}): raising the session to {}", what, text,
+              privilege_name(hs_.privilege));
+        return raise_privilege();
+      }
       if (kind == ErrorKind::Privilege)
         return (void)fail(kind, fmt::format("insufficient privilege for {} (session is {}): {}",
                                             what, privilege_name(hs_.privilege), text));
@@ -1077,9 +1081,20 @@ class Session : public std::enable_shared_from_this<Session> {
     arm_retransmit();
   }
 
+  bool may_raise() const { return eng_.options().set_session_privilege && !workaround("nosetsesspriv"); }
+
+  void raise_privilege() {
+    raised_ = true;
+    FiidObj rq(tmpl_cmd_set_session_privilege_level_rq);
+    if (fill_cmd_set_session_privilege_level(hs_.privilege, rq.get()) < 0)
+      return (void)fail(ErrorKind::Internal, "cannot fill Set Session Privilege Level");
+    send_command(Sent::SetSessionPrivilege, rq.get());
+  }
+
   void probe_session() {
     established_ = true;  // possibly: a Close Session is due from now on
     probing_ = true;
+    raised_ = true;
     // Every copy of RAKP 3 may have been lost on the way (then the session is not active and
     // the probe goes unanswered): further copies go out with each copy of the probe, so that a
     // BMC that has not seen RAKP 3 yet can still activate the session and answer with RAKP 4.
@@ -1330,6 +1345,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::uint8_t cs_index_ = 0;
   std::vector<std::uint8_t> cs_records_;
   bool probing_ = false;  ///< established_ is a guess until Set Session Privilege answers
+  bool raised_ = false;   ///< Set Session Privilege Level was sent (else: User level)
   bool probe_confirmed_ = false;  ///< a late RAKP 4 proved the probed session active
   Bytes rakp3_;                   ///< while probing: the RAKP 3 sent, repeated with the probe
   bool reading_after_ = false;   ///< Get Chassis Status after an accepted on/off

@@ -23,6 +23,9 @@ struct Scheduler::Slot {
   bool deadline_due = true;  ///< (the stall threshold is due while !stalled)
   bool stalled = false;
   bool waiting = false;
+  /// The backend has called its completion (the outcome is posted): it may have freed what a
+  /// cancellation handler it left in the slot points to, so nothing is emitted any more.
+  bool backend_done = false;
   std::shared_ptr<JobContext> ctx;
   Clock::time_point started;
   asio::cancellation_type cancel_type = asio::cancellation_type::none;
@@ -295,6 +298,7 @@ void Scheduler::start(std::size_t i) {
   arm_slot(i);
   // The guard makes completion exactly-once even if a backend misbehaves.
   runner_(ctx, [this, i, ctx](Outcome o) {
+    if (auto* s = slots_[i].get(); s && s->ctx == ctx) s->backend_done = true;
     asio::post(io_, [this, i, o = std::move(o)]() mutable { finish(i, std::move(o)); });
   });
 }
@@ -376,7 +380,7 @@ void Scheduler::on_slot_timer(std::size_t i) {
 
 void Scheduler::cancel_job(std::size_t i, asio::cancellation_type t) {
   auto* s = slots_[i].get();
-  if (!s || results_[i]) return;
+  if (!s || results_[i] || s->backend_done) return;
   if (s->cancel_type == asio::cancellation_type::none || t == asio::cancellation_type::terminal) {
     s->cancel_type = t;
     s->ctx->cancelled = t;

@@ -141,12 +141,14 @@ void TestBackend::start(OpContext ctx, CompletionFn done) {
   auto timer = std::make_shared<asio::steady_timer>(ex_);
   bool hang = t.var_or("test_hang", "false") == "true" || t.var_or("test_hang", "false") == "yes";
   auto delay = parse_duration(t.var_or("test_delay", "2ms")).value_or(Millis(2));
-  if (hang) timer->expires_at(Clock::time_point::max());
+  // A hung BMC never answers: the operation gives up at its deadline, as a real backend's
+  // does (without one, only cancellation ends it).
+  if (hang) timer->expires_at(ctx.deadline == Clock::time_point{} ? Clock::time_point::max() : ctx.deadline);
   else timer->expires_after(delay);
   Node* node = &nodes_[t.name];
   timer->async_wait(asio::bind_cancellation_slot(
-      ctx.cancel, [this, timer, ctx, node, done = std::move(done)](boost::system::error_code ec) {
-        if (ec) {
+      ctx.cancel, [this, timer, ctx, node, hang, done = std::move(done)](boost::system::error_code ec) {
+        if (ec || hang) {
           done(Outcome::failure(ErrorKind::Timeout, "timed out waiting for the test BMC's answer"));
           return;
         }

@@ -530,7 +530,7 @@ class Session : public std::enable_shared_from_this<Session> {
       if (kind == ErrorKind::Privilege && !raised_ && may_raise() && sent_ == Sent::GetChassisStatus) {
         trace("{} refused at User level ({}): raising the session to {}", what, text,
               privilege_name(hs_.privilege));
-        return raise_privilege();
+        return (void)raise_privilege();
       }
       if (kind == ErrorKind::Privilege)
         return (void)fail(kind, fmt::format("insufficient privilege for {} (session is {}): {}",
@@ -1083,18 +1083,19 @@ class Session : public std::enable_shared_from_this<Session> {
 
   bool may_raise() const { return eng_.options().set_session_privilege && !workaround("nosetsesspriv"); }
 
-  void raise_privilege() {
+  /// Sends Set Session Privilege Level for the requested level; false when it failed the session.
+  bool raise_privilege() {
     raised_ = true;
     FiidObj rq(tmpl_cmd_set_session_privilege_level_rq);
     if (fill_cmd_set_session_privilege_level(hs_.privilege, rq.get()) < 0)
-      return (void)fail(ErrorKind::Internal, "cannot fill Set Session Privilege Level");
+      return fail(ErrorKind::Internal, "cannot fill Set Session Privilege Level"), false;
     send_command(Sent::SetSessionPrivilege, rq.get());
+    return true;
   }
 
   void probe_session() {
     established_ = true;  // possibly: a Close Session is due from now on
     probing_ = true;
-    raised_ = true;
     // Every copy of RAKP 3 may have been lost on the way (then the session is not active and
     // the probe goes unanswered): further copies go out with each copy of the probe, so that a
     // BMC that has not seen RAKP 3 yet can still activate the session and answer with RAKP 4.
@@ -1102,11 +1103,7 @@ class Session : public std::enable_shared_from_this<Session> {
     if (st_.cipher_auto) eng_.cache_cipher(bmc_key_, st_.ciphers[cipher_idx_]);
     facts_.emplace_back("cipher_suite", std::to_string(st_.ciphers[cipher_idx_]));
     facts_.emplace_back("privilege", std::string(privilege_name(hs_.privilege)));
-    FiidObj rq(tmpl_cmd_set_session_privilege_level_rq);
-    if (fill_cmd_set_session_privilege_level(hs_.privilege, rq.get()) < 0)
-      return (void)fail(ErrorKind::Internal, "cannot fill Set Session Privilege Level");
-    send_command(Sent::SetSessionPrivilege, rq.get());
-    resend_rakp3();
+    if (raise_privilege()) resend_rakp3();
   }
 
   void resend_rakp3() {

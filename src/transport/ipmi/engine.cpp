@@ -961,11 +961,8 @@ class Session : public std::enable_shared_from_this<Session> {
   /// After 0xC0 the request was not executed: build it again with new sequence numbers.
   void resend_fresh(Sent what) {
     switch (what) {
-      case Sent::SetSessionPrivilege: {
-        FiidObj rq(tmpl_cmd_set_session_privilege_level_rq);
-        fill_cmd_set_session_privilege_level(hs_.privilege, rq.get());
-        return send_command(what, rq.get());
-      }
+      case Sent::SetSessionPrivilege:
+        return (void)raise_privilege();
       case Sent::ChassisControl:
         return send_control();
       case Sent::GetPowerReading:

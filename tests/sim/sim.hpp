@@ -22,6 +22,18 @@ using Millis = std::chrono::milliseconds;
 /// "500ms", "2s", "1m", "1.5s", bare number = seconds.  Returns false on bad input.
 bool parse_duration(std::string_view s, Millis* out);
 
+// Small helpers shared by the Redfish and IPMI personalities (sim_tree.cpp).
+/// UTC time as "2026-01-31T12:00:00.000Z"; the same instant in ms since the epoch in *epoch_ms.
+std::string iso_now(std::int64_t* epoch_ms);
+/// n random characters from an alphabet without look-alikes (OpenSSL's RNG).
+std::string random_password(std::size_t n);
+/// Writes path through path.tmp and a rename, with the given mode; false and *err on failure.
+bool write_file_atomic(const std::string& path, const std::string& text, unsigned mode, std::string* err);
+/// A YAML double-quoted scalar.
+std::string yaml_quote(const std::string& s);
+/// {"@odata.id": path}
+inline boost::json::object oid(const std::string& path) { return boost::json::object{{"@odata.id", path}}; }
+
 // ---------------------------------------------------------------------------------------------
 // Personality: one Redfish tree, parsed once and shared by every BMC that serves it.
 

@@ -13,7 +13,6 @@ namespace json = boost::json;
 
 namespace {
 
-json::object oid(const std::string& p) { return json::object{{"@odata.id", p}}; }
 
 json::object collection(const std::string& path, const std::string& type, const std::string& name,
                         const std::vector<std::string>& members) {

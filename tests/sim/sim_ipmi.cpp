@@ -100,62 +100,6 @@ std::uint8_t cksum(const std::uint8_t* p, std::size_t n) {
   return static_cast<std::uint8_t>(-s);
 }
 
-std::string iso_now(std::int64_t* epoch_ms) {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  if (epoch_ms) *epoch_ms = ms;
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:03}Z", tm.tm_year + 1900, tm.tm_mon + 1,
-                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, static_cast<int>(ms % 1000));
-}
-
-std::string random_password() {
-  static const char* al = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
-  std::array<unsigned char, 16> r{};
-  RAND_bytes(r.data(), static_cast<int>(r.size()));
-  std::string s;
-  for (auto c : r) s += al[c % 57];
-  return s;
-}
-
-bool write_file_atomic(const std::string& path, const std::string& text, mode_t mode,
-                       std::string* err) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    *err = "cannot write " + path;
-    return false;
-  }
-  ::fchmod(fd, mode);
-  std::size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n <= 0) {
-      ::close(fd);
-      *err = "cannot write " + path;
-      return false;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    *err = "cannot rename " + tmp;
-    return false;
-  }
-  return true;
-}
-
-std::string yaml_quote(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\';
-    o += c;
-  }
-  return o + "\"";
-}
-
 // ---------------------------------------------------------------------------------------------
 // Fault knobs (--ipmi-faults): "IDX[-IDX]|*:knob[+knob],..."
 
@@ -496,7 +440,7 @@ bool IpmiSim::start(std::string* err) {
     *err = "libfreeipmi crypto initialisation failed";
     return false;
   }
-  password_ = cfg_.password.empty() ? random_password() : cfg_.password;
+  password_ = cfg_.password.empty() ? random_password(16) : cfg_.password;
   if (password_.size() > IPMI_2_0_MAX_PASSWORD_LENGTH ||
       cfg_.username.size() > IPMI_MAX_USER_NAME_LENGTH) {
     *err = "IPMI user names are at most 16 bytes and passwords at most 20";

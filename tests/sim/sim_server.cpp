@@ -49,20 +49,6 @@ namespace {
 // ---------------------------------------------------------------------------------------------
 // Small helpers
 
-std::string iso_now(std::int64_t* epoch_ms) {
-  auto now = std::chrono::system_clock::now();
-  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
-  if (epoch_ms) *epoch_ms = ms;
-  std::time_t t = static_cast<std::time_t>(ms / 1000);
-  std::tm tm{};
-  gmtime_r(&t, &tm);
-  char buf[96];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(ms % 1000));
-  return buf;
-}
-
 bool base64_decode(std::string_view in, std::string* out) {
   static const auto table = [] {
     std::array<int, 256> t{};
@@ -95,14 +81,6 @@ std::string random_token(std::size_t n) {
   return s;
 }
 
-std::string random_password() {
-  static const char* a = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnpqrstuvwxyz23456789";
-  std::random_device rd;
-  std::string s(20, 'x');
-  for (auto& c : s) c = a[rd() % 56];
-  return s;
-}
-
 bool parse_ipv4(const std::string& s, std::uint32_t* out) {
   error_code ec;
   auto a = asio::ip::make_address_v4(s, ec);
@@ -118,15 +96,6 @@ std::uint32_t next_addr(std::uint32_t a) {
   do ++a;
   while ((a & 0xff) == 0 || (a & 0xff) == 255);
   return a;
-}
-
-std::string yaml_quote(const std::string& s) {
-  std::string o = "\"";
-  for (char c : s) {
-    if (c == '"' || c == '\\') o += '\\';
-    o += c;
-  }
-  return o + "\"";
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -648,7 +617,7 @@ bool Sim::setup(std::string* err) {
   }
   setvbuf(events_, nullptr, _IOLBF, 1 << 16);
 
-  password_ = cfg_.password.empty() ? random_password() : cfg_.password;
+  password_ = cfg_.password.empty() ? random_password(20) : cfg_.password;
   ca_path_ = std::filesystem::absolute(cfg_.state_dir + "/ca.pem").string();
   if (!cfg_.http) {
     std::vector<CertRequest> reqs;
@@ -713,34 +682,6 @@ void Sim::do_accept(std::size_t bi) {
     }
     do_accept(bi);
   });
-}
-
-bool write_file_atomic(const std::string& path, const std::string& text, mode_t mode,
-                       std::string* err) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
-  if (fd < 0) {
-    *err = "cannot write " + path + ": " + std::strerror(errno);
-    return false;
-  }
-  fchmod(fd, mode);
-  std::size_t off = 0;
-  while (off < text.size()) {
-    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-    if (n < 0) {
-      if (errno == EINTR) continue;
-      ::close(fd);
-      *err = "cannot write " + path;
-      return false;
-    }
-    off += static_cast<std::size_t>(n);
-  }
-  ::close(fd);
-  if (::rename(tmp.c_str(), path.c_str()) != 0) {
-    *err = "cannot rename " + tmp;
-    return false;
-  }
-  return true;
 }
 
 bool Sim::write_inventory(std::string* err) {

@@ -5,10 +5,21 @@
 #include <cctype>
 #include <cerrno>
 #include <charconv>
+#include <chrono>
+#include <cstdio>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <fstream>
+#include <random>
 #include <sstream>
+#include <vector>
+
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/rand.h>
 
 #include "sim.hpp"
 
@@ -16,6 +27,70 @@ namespace fleetpower::sim {
 
 namespace fs = std::filesystem;
 namespace json = boost::json;
+
+std::string iso_now(std::int64_t* epoch_ms) {
+  auto now = std::chrono::system_clock::now();
+  auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch()).count();
+  if (epoch_ms) *epoch_ms = ms;
+  std::time_t t = static_cast<std::time_t>(ms / 1000);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[96];
+  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
+                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                static_cast<int>(ms % 1000));
+  return buf;
+}
+
+std::string random_password(std::size_t n) {
+  static const char* al = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
+  static const std::size_t al_n = std::strlen(al);
+  std::vector<unsigned char> r(n);
+  if (RAND_bytes(r.data(), static_cast<int>(r.size())) != 1) {
+    std::random_device rd;
+    for (auto& c : r) c = static_cast<unsigned char>(rd());
+  }
+  std::string s;
+  for (auto c : r) s += al[c % al_n];
+  return s;
+}
+
+bool write_file_atomic(const std::string& path, const std::string& text, unsigned mode,
+                       std::string* err) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, mode);
+  if (fd < 0) {
+    *err = "cannot write " + path + ": " + std::strerror(errno);
+    return false;
+  }
+  fchmod(fd, mode);
+  std::size_t off = 0;
+  while (off < text.size()) {
+    ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      ::close(fd);
+      *err = "cannot write " + path;
+      return false;
+    }
+    off += static_cast<std::size_t>(n);
+  }
+  ::close(fd);
+  if (::rename(tmp.c_str(), path.c_str()) != 0) {
+    *err = "cannot rename " + tmp;
+    return false;
+  }
+  return true;
+}
+
+std::string yaml_quote(const std::string& s) {
+  std::string o = "\"";
+  for (char c : s) {
+    if (c == '"' || c == '\\') o += '\\';
+    o += c;
+  }
+  return o + "\"";
+}
 
 bool parse_duration(std::string_view s, Millis* out) {
   if (s.empty()) return false;

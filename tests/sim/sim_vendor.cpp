@@ -82,7 +82,6 @@ void rename(Personality* p, std::string_view from, std::string_view to) {
   p->raw = std::move(out);
 }
 
-json::object oid(const std::string& path) { return json::object{{"@odata.id", path}}; }
 
 void set_manager(Personality* p, const std::string& path, const char* manufacturer,
                  const char* model, const char* firmware) {

@@ -10,7 +10,12 @@
 #include <fmt/format.h>
 #include <spdlog/spdlog.h>
 
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <cstring>
 #include <cmath>
 
 namespace fleetpower::ipmi {
@@ -1405,17 +1410,47 @@ void Engine::arm(unsigned i) {
 
 void Engine::on_readable(unsigned i) {
   if (i >= socks_.size()) return;
-  auto& s = *socks_[i];
-  // Drain what is queued (bounded per wake-up so timers and other sockets get their turn).
-  for (int n = 0; n < 512; ++n) {
-    udp::endpoint from;
-    boost::system::error_code ec;
-    std::size_t len = s.receive_from(asio::buffer(rxbuf_), from, 0, ec);
-    if (ec == asio::error::would_block || ec == asio::error::try_again) break;
-    if (ec) continue;  // e.g. ECONNREFUSED from an ICMP error: ignore, the peer is just silent
-    ++stats_.received;
-    dispatch(from, ByteView(rxbuf_.data(), len));
+  // Drain what is queued, several datagrams per recvmmsg(2), bounded per wake-up so that
+  // timers and the other sockets get their turn.  What the handlers send meanwhile leaves in
+  // batches (see send()), the rest when the drain ends.
+  constexpr unsigned kRx = 16;
+  constexpr std::size_t kRxSize = 2048;  // RMCP+ datagrams are far smaller
+  std::array<mmsghdr, kRx> hdrs{};
+  std::array<iovec, kRx> iov{};
+  std::array<sockaddr_storage, kRx> addrs{};
+  if (rxbufs_.size() < kRx * kRxSize) rxbufs_.resize(kRx * kRxSize);
+  const int fd = socks_[i]->native_handle();
+  for (unsigned n = 0; n < 512;) {
+    for (unsigned k = 0; k < kRx; ++k) {
+      iov[k] = {rxbufs_.data() + k * kRxSize, kRxSize};
+      hdrs[k] = {};
+      hdrs[k].msg_hdr.msg_name = &addrs[k];
+      hdrs[k].msg_hdr.msg_namelen = sizeof(sockaddr_storage);
+      hdrs[k].msg_hdr.msg_iov = &iov[k];
+      hdrs[k].msg_hdr.msg_iovlen = 1;
+    }
+    int got = ::recvmmsg(fd, hdrs.data(), kRx, MSG_DONTWAIT, nullptr);
+    if (got < 0) {
+      // ECONNREFUSED reports an ICMP error (the peer is just silent); EAGAIN: drained.
+      if (errno == ECONNREFUSED || errno == EINTR) {
+        ++n;
+        continue;
+      }
+      break;
+    }
+    for (int k = 0; k < got; ++k, ++n) {
+      const auto& h = hdrs[k].msg_hdr;
+      if (addrs[k].ss_family != AF_INET || h.msg_namelen < sizeof(sockaddr_in) ||
+          (h.msg_flags & MSG_TRUNC))
+        continue;
+      udp::endpoint from;
+      std::memcpy(from.data(), &addrs[k], sizeof(sockaddr_in));
+      ++stats_.received;
+      dispatch(from, ByteView(rxbufs_.data() + k * kRxSize, hdrs[k].msg_len));
+    }
+    if (got < static_cast<int>(kRx)) break;
   }
+  flush_sends();
   arm(i);
 }
 
@@ -1446,11 +1481,66 @@ void Engine::dispatch(const udp::endpoint& from, ByteView pkt) {
 
 bool Engine::send(unsigned sock, const udp::endpoint& to, ByteView pkt) {
   if (sock >= socks_.size()) return false;
+  if (opts_.send_batch > 1 && !stopping_) {
+    // Queued, to leave with the others sent by this turn of the event loop (one sendmmsg per
+    // socket instead of a sendto each): at `send_batch`, at the end of a drain of replies, or
+    // from a flush posted behind the handlers already queued.  The BMCs (on loopback: the
+    // simulators) are then woken in a burst instead of preempting the loop after each packet.
+    outq_.push_back({sock, to, outbuf_.size(), pkt.size()});
+    outbuf_.insert(outbuf_.end(), pkt.data(), pkt.data() + pkt.size());
+    if (outq_.size() >= opts_.send_batch) {
+      flush_sends();
+    } else if (!flush_posted_) {
+      flush_posted_ = true;
+      asio::post(ex_, [w = weak_from_this()] {
+        if (auto e = w.lock()) {
+          e->flush_posted_ = false;
+          e->flush_sends();
+        }
+      });
+    }
+    return true;
+  }
   boost::system::error_code ec;
   socks_[sock]->send_to(asio::buffer(pkt.data(), pkt.size()), to, 0, ec);
   if (ec) return false;
   ++stats_.sent;
   return true;
+}
+
+void Engine::flush_sends() {
+  if (outq_.empty()) return;
+  const std::size_t n = outq_.size();
+  std::vector<mmsghdr> hdrs(n);
+  std::vector<iovec> iov(n);
+  // One sendmmsg per socket, each socket's datagrams in the order they were queued.
+  for (unsigned sock = 0; sock < socks_.size(); ++sock) {
+    std::size_t k = 0;
+    for (auto& q : outq_) {
+      if (q.sock != sock) continue;
+      iov[k].iov_base = outbuf_.data() + q.off;
+      iov[k].iov_len = q.len;
+      hdrs[k] = {};
+      hdrs[k].msg_hdr.msg_name = q.to.data();
+      hdrs[k].msg_hdr.msg_namelen = static_cast<socklen_t>(q.to.size());
+      hdrs[k].msg_hdr.msg_iov = &iov[k];
+      hdrs[k].msg_hdr.msg_iovlen = 1;
+      ++k;
+    }
+    const int fd = socks_[sock]->native_handle();
+    for (std::size_t done = 0; done < k;) {
+      int r = ::sendmmsg(fd, hdrs.data() + done, static_cast<unsigned>(k - done), 0);
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        ++done;  // the kernel refused this one: lost, its retransmission timer covers it
+        continue;
+      }
+      stats_.sent += static_cast<unsigned>(r);
+      done += static_cast<std::size_t>(r);
+    }
+  }
+  outq_.clear();
+  outbuf_.clear();
 }
 
 std::uint32_t Engine::new_session_id() {
@@ -1512,6 +1602,8 @@ void Engine::start(OpContext ctx, CompletionFn done) {
 }
 
 void Engine::shutdown() {
+  stopping_ = true;  // from here every datagram (the Close Sessions below) leaves at once
+  flush_sends();
   // Finish whatever is still running (normally nothing: the scheduler cancels first).
   std::vector<std::shared_ptr<Session>> all;
   for (auto& [sid, s] : by_sid_) all.push_back(s);

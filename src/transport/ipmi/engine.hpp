@@ -69,7 +69,8 @@ class Engine : public std::enable_shared_from_this<Engine> {
   asio::any_io_executor executor() const { return ex_; }
   const Options& options() const { return opts_; }
   /// Non-blocking send on the session's socket; false if the kernel refused it (treated as a
-  /// lost packet: the retransmission timer covers it).
+  /// lost packet: the retransmission timer covers it).  With Options::send_batch the datagram
+  /// is copied to a queue and leaves with the others of this turn of the loop (then true).
   bool send(unsigned sock, const udp::endpoint& to, ByteView pkt);
   std::uint32_t new_session_id();
   std::chrono::milliseconds jitter();
@@ -86,6 +87,18 @@ class Engine : public std::enable_shared_from_this<Engine> {
   void arm(unsigned i);
   void on_readable(unsigned i);
   void dispatch(const udp::endpoint& from, ByteView pkt);
+  void flush_sends();
+
+  /// Datagrams queued by send(), sent together with sendmmsg(2) by flush_sends().
+  struct Queued {
+    unsigned sock;
+    udp::endpoint to;
+    std::size_t off, len;
+  };
+  std::vector<Queued> outq_;
+  std::vector<std::uint8_t> outbuf_;
+  bool flush_posted_ = false;
+  bool stopping_ = false;
 
   asio::any_io_executor ex_;
   Options opts_;
@@ -96,7 +109,7 @@ class Engine : public std::enable_shared_from_this<Engine> {
   std::unordered_map<std::string, int> cipher_cache_;
   std::mt19937_64 rng_;
   EngineStats stats_;
-  std::array<std::uint8_t, 2048> rxbuf_{};
+  std::vector<std::uint8_t> rxbufs_;
 };
 
 }  // namespace fleetpower::ipmi

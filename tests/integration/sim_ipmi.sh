@@ -53,6 +53,19 @@ for line in open(sys.argv[1]).readlines()[int(sys.argv[3]):]:
 print(n)
 PYEOF
 }
+# cmd_seq BMC FROM-LINE: the in-session commands BMC executed (not answered from its reply cache)
+# since that line
+cmd_seq() {
+  $PY - "$EVENTS" "$1" "$2" <<'PYEOF'
+import sys, json
+out = []
+for line in open(sys.argv[1]).readlines()[int(sys.argv[3]):]:
+    e = json.loads(line)
+    if e.get("bmc") == int(sys.argv[2]) and e.get("event") == "request" and "cc" in e:
+        out.append(e["cmd"])
+print(" ".join(out))
+PYEOF
+}
 power_events() { count_events "e.get('proto')=='ipmi' and e.get('bmc')==$1 and e.get('event')=='power' and e.get('to')=='$2'"; }
 is() { [[ "$1" == "$2" ]] || { echo "    got '$1', wanted '$2'"; return 1; }; }
 has() { grep -q -- "$2" <<<"$1" || { echo "    '$1' lacks '$2'"; return 1; }; }
@@ -113,10 +126,19 @@ SEL="ipmi[0005-0008]"
 mark() { wc -l <"$EVENTS"; }
 check "fleetpower status: off" is "$(fp status "$SEL" | tr '\n' ' ')" "ipmi0005: off ipmi0006: off ipmi0007: off ipmi0008: off "
 M=$(mark); out=$(fp on "$SEL"); rc=$?; OPENS=$(count_events "e.get('action')=='open' and e.get('cipher_suite')!=17" "$M")
+SEQ6=$(cmd_seq 6 "$M")
 check "fleetpower on (exit $rc)" test $rc = 0
 for i in 5 6 7 8; do
   check "BMC $i on per ipmitool -C 3" is "$(it 3 $i chassis power status)" "Chassis Power is on"
 done
+# The read that decides runs at User level; the session is raised only to act, and the read
+# after the action confirms it.  A node already on gets the read and nothing else.
+check "on: read at User level, raised to act, read back" is "$SEQ6" \
+  "get_chassis_status set_session_privilege chassis_control get_chassis_status close_session"
+M=$(mark); out=$(fp on ipmi0006); rc=$?
+check "on again: already on (exit $rc)" is "$out" "ipmi0006: already on"
+check "on again: read only, no raise, no action" is "$(cmd_seq 6 "$M")" \
+  "get_chassis_status close_session"
 M=$(mark); out=$(fp cycle "$SEL"); rc=$?; OPENS=$((OPENS + $(count_events "e.get('action')=='open' and e.get('cipher_suite')!=17" "$M")))
 check "fleetpower cycle (exit $rc)" test $rc = 0
 for i in 5 6 7 8; do
@@ -170,6 +192,11 @@ check "status-operator: fleetpower status (exit $rc: $out)" is "$out" "ipmi0015:
 check "status-operator: refused once at User level (0xD4)" is "$(count_events "e.get('bmc')==15 and e.get('cc')==0xd4")" 1
 check "status-operator: then raised" is "$(count_events "e.get('bmc')==15 and e.get('cmd')=='set_session_privilege' and e.get('cc')==0")" 1
 check "status-operator: ipmitool (raises first) reads it too" is "$(it 3 15 chassis power status)" "Chassis Power is off"
+# The read before a power action meets the same refusal: raised, read again, then acted on.
+M=$(mark); out=$(fp on ipmi0015); rc=$?
+check "status-operator: fleetpower on (exit $rc: $out)" is "$out" "ipmi0015: on"
+check "status-operator: on read, refused, raised, read, acted, read back" is "$(cmd_seq 15 "$M")" \
+  "get_chassis_status set_session_privilege get_chassis_status chassis_control get_chassis_status close_session"
 # hang: no answer at all
 out=$("$FLEETPOWER" -i "$INV" --credentials "$CRED" --timeout 3s status ipmi0012 2>&1); rc=$?
 check "hang: fleetpower reports no response (exit $rc)" has "$out" "no response from BMC"

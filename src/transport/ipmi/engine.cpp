@@ -436,9 +436,12 @@ class Session : public std::enable_shared_from_this<Session> {
         facts_.emplace_back("privilege", std::string(privilege_name(hs_.privilege)));
         // An active RMCP+ session runs at User level until raised.  Get Chassis Status needs
         // no more, so a status read skips Set Session Privilege Level (one round trip of
-        // seven); should a BMC refuse it with "insufficient privilege", the session is raised
-        // then and the read repeated (on_reply).
-        if (may_raise() && req_.action != Action::Status) return raise_privilege(), true;
+        // seven), and so does the read before a power action: the session is raised only
+        // once that read has decided to act (a node already in the state costs no raise).
+        // Should a BMC refuse the read with "insufficient privilege", the session is raised
+        // then and the read repeated (handle_reply).
+        if (may_raise() && req_.action != Action::Status && !reads_before_acting())
+          return raise_privilege(), true;
         start_action();
         return true;
       }
@@ -705,6 +708,10 @@ class Session : public std::enable_shared_from_this<Session> {
       case Sent::SetSessionPrivilege:
         probing_ = false;
         rakp3_.clear();
+        if (control_after_raise_) {
+          control_after_raise_ = false;  // the state is read and calls for the action
+          return send_control();
+        }
         return start_action();
       case Sent::GetChassisStatus:
         return on_chassis_status(rs);
@@ -787,6 +794,10 @@ class Session : public std::enable_shared_from_this<Session> {
         // (the span the caller gave beyond the read's deadline), as a separate action would.
         deadline_ = std::min(final_deadline_, Clock::now() + (final_deadline_ - read_deadline_));
         arm_deadline();  // expires_at cancels the wait for the read's deadline
+      }
+      if (may_raise() && !raised_) {
+        control_after_raise_ = true;
+        return (void)raise_privilege();
       }
       return send_control();
     }
@@ -1083,6 +1094,20 @@ class Session : public std::enable_shared_from_this<Session> {
     arm_retransmit();
   }
 
+  /// On, off, cycle, reset and soft read the state first (Request::read_first) and decide.
+  bool reads_before_acting() const {
+    switch (req_.action) {
+      case Action::On:
+      case Action::Off:
+      case Action::Cycle:
+      case Action::Reset:
+      case Action::Soft:
+        return req_.read_first;
+      default:
+        return false;
+    }
+  }
+
   bool may_raise() const { return eng_.options().set_session_privilege && !workaround("nosetsesspriv"); }
 
   /// Sends Set Session Privilege Level for the requested level; false when it failed the session.
@@ -1123,6 +1148,8 @@ class Session : public std::enable_shared_from_this<Session> {
     send_close_packet();  // in case the first session is active after all
     established_ = false;
     probing_ = false;
+    raised_ = false;  // the new session starts at User level
+    control_after_raise_ = false;
     probe_confirmed_ = false;
     rakp3_.clear();
     facts_.clear();
@@ -1345,6 +1372,7 @@ class Session : public std::enable_shared_from_this<Session> {
   std::vector<std::uint8_t> cs_records_;
   bool probing_ = false;  ///< established_ is a guess until Set Session Privilege answers
   bool raised_ = false;   ///< Set Session Privilege Level was sent (else: User level)
+  bool control_after_raise_ = false;  ///< the read before acting decided; raising for it
   bool probe_confirmed_ = false;  ///< a late RAKP 4 proved the probed session active
   Bytes rakp3_;                   ///< while probing: the RAKP 3 sent, repeated with the probe
   bool reading_after_ = false;   ///< Get Chassis Status after an accepted on/off

@@ -468,8 +468,13 @@ TEST_CASE("ipmi_sim: many BMCs on one event loop", "[ipmisim]") {
   for (auto& s : sims) REQUIRE(wait_ready(*s));
   for (int i = 0; i < N; ++i) sims[i]->set_power(i % 2 == 0);
 
+  // Datagrams in batches (sendmmsg, the default) and each at once (sendto).
+  const unsigned batch = GENERATE(16u, 1u);
+  INFO("send_batch " << batch);
+  ipmi::Options opts;
+  opts.send_batch = batch;
   asio::io_context io;
-  auto be = ipmi::make_backend(io.get_executor());
+  auto be = ipmi::make_backend(io.get_executor(), opts);
   std::vector<Op> ops;
   for (int i = 0; i < N; ++i) ops.push_back(make_op(sims[i]->addr(), Action::Status));
   ops.push_back(make_op("127.2.77.10", Action::Status));  // one dead BMC in the mix

@@ -14,9 +14,10 @@
 #include <sys/socket.h>
 
 #include <algorithm>
+#include <array>
 #include <cerrno>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 
 namespace fleetpower::ipmi {
 

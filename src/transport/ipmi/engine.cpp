@@ -576,6 +576,11 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void start_action() {
     std::string err;
+    if (reads_before_acting()) {
+      // Read, decide, act in this one session (the fleet layer's two exchanges in one).
+      reading_before_ = true;
+      return send_simple(Sent::GetChassisStatus);
+    }
     switch (req_.action) {
       case Action::Status:
         return send_simple(Sent::GetChassisStatus);
@@ -584,12 +589,6 @@ class Session : public std::enable_shared_from_this<Session> {
       case Action::Cycle:
       case Action::Reset:
       case Action::Soft:
-        if (req_.read_first) {
-          // Read, decide, act in this one session (the fleet layer's two exchanges in one).
-          reading_before_ = true;
-          return send_simple(Sent::GetChassisStatus);
-        }
-        return send_control();
       case Action::Nmi:
         return send_control();
       case Action::Identify: {
@@ -1508,33 +1507,24 @@ void Engine::dispatch(const udp::endpoint& from, ByteView pkt) {
     if (!s->finished()) s->note_ignored(foreign);
 }
 
-bool Engine::send(unsigned sock, const udp::endpoint& to, ByteView pkt) {
-  if (sock >= socks_.size()) return false;
-  if (opts_.send_batch > 1 && !stopping_) {
-    // Queued, to leave with the others sent by this turn of the event loop (one sendmmsg per
-    // socket instead of a sendto each): at `send_batch`, at the end of a drain of replies, or
-    // from a flush posted behind the handlers already queued.  The BMCs (on loopback: the
-    // simulators) are then woken in a burst instead of preempting the loop after each packet.
-    outq_.push_back({sock, to, outbuf_.size(), pkt.size()});
-    outbuf_.insert(outbuf_.end(), pkt.data(), pkt.data() + pkt.size());
-    if (outq_.size() >= opts_.send_batch) {
-      flush_sends();
-    } else if (!flush_posted_) {
-      flush_posted_ = true;
-      asio::post(ex_, [w = weak_from_this()] {
-        if (auto e = w.lock()) {
-          e->flush_posted_ = false;
-          e->flush_sends();
-        }
-      });
+void Engine::send(unsigned sock, const udp::endpoint& to, ByteView pkt) {
+  if (sock >= socks_.size()) return;
+  // Queued, to leave with the others sent by this turn of the event loop (one sendmmsg per
+  // socket instead of a sendto each): at `send_batch`, at the end of a drain of replies, or
+  // from a flush posted behind the handlers already queued.  The BMCs (on loopback: the
+  // simulators) are then woken in a burst instead of preempting the loop after each packet.
+  // Without batching, and once shutting down (the Close Sessions), each leaves at once.
+  outq_.push_back({sock, to, outbuf_.size(), pkt.size()});
+  outbuf_.insert(outbuf_.end(), pkt.data(), pkt.data() + pkt.size());
+  if (stopping_ || outq_.size() >= std::max(1u, opts_.send_batch)) return flush_sends();
+  if (flush_posted_) return;
+  flush_posted_ = true;
+  asio::post(ex_, [w = weak_from_this()] {
+    if (auto e = w.lock()) {
+      e->flush_posted_ = false;
+      e->flush_sends();
     }
-    return true;
-  }
-  boost::system::error_code ec;
-  socks_[sock]->send_to(asio::buffer(pkt.data(), pkt.size()), to, 0, ec);
-  if (ec) return false;
-  ++stats_.sent;
-  return true;
+  });
 }
 
 void Engine::flush_sends() {

@@ -68,10 +68,10 @@ class Engine : public std::enable_shared_from_this<Engine> {
   // --- for sessions ---
   asio::any_io_executor executor() const { return ex_; }
   const Options& options() const { return opts_; }
-  /// Non-blocking send on the session's socket; false if the kernel refused it (treated as a
-  /// lost packet: the retransmission timer covers it).  With Options::send_batch the datagram
-  /// is copied to a queue and leaves with the others of this turn of the loop (then true).
-  bool send(unsigned sock, const udp::endpoint& to, ByteView pkt);
+  /// Non-blocking send on the session's socket.  The datagram is copied to a queue and leaves
+  /// with the others of this turn of the loop (Options::send_batch); one the kernel refuses is
+  /// a lost packet, which the retransmission timer covers.
+  void send(unsigned sock, const udp::endpoint& to, ByteView pkt);
   std::uint32_t new_session_id();
   std::chrono::milliseconds jitter();
   void attach_peer(Session* s);

@@ -45,8 +45,8 @@ struct Options {
   unsigned sockets = 4;
   /// SO_RCVBUF/SO_SNDBUF asked for each socket (the kernel may cap it).
   int socket_buffer = 1 << 20;
-  /// Datagrams sent in one turn of the event loop leave together (sendmmsg), at most this
-  /// many per system call; 0 or 1: each at once (sendto).
+  /// Datagrams sent in one turn of the event loop leave together (sendmmsg), flushed once
+  /// this many are queued; 0 or 1: each at once.
   unsigned send_batch = 16;
   /// Send Set Session Privilege Level after RAKP 4 (as ipmitool and ipmipower do).
   bool set_session_privilege = true;

@@ -468,7 +468,7 @@ TEST_CASE("ipmi_sim: many BMCs on one event loop", "[ipmisim]") {
   for (auto& s : sims) REQUIRE(wait_ready(*s));
   for (int i = 0; i < N; ++i) sims[i]->set_power(i % 2 == 0);
 
-  // Datagrams in batches (sendmmsg, the default) and each at once (sendto).
+  // Datagrams in batches (the default) and each at once.
   const unsigned batch = GENERATE(16u, 1u);
   INFO("send_batch " << batch);
   ipmi::Options opts;

@@ -20,6 +20,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <iterator>
 #include <limits>
 #include <string>
 #include <unordered_map>
@@ -504,14 +505,49 @@ void append_unescaped_key(std::string_view key, std::string* out) {
   }
 }
 
-RangeSet set_union(const RangeSet& a, const RangeSet& b) {
+// The merge below calls these once per pair of vectors it compares, and one side is often a
+// single value while the other has grown to thousands ("r[1-2]4444.44444444[0-4445,12]9n"
+// merges 4446 points one by one into each of two vectors). So each operation handles the
+// cases of sets that do not overlap and of a small side in O(small * log big), and walks both
+// sets only when they are of comparable size; otherwise that merge is quadratic.
+
+// True when small is at least this many times smaller than big: binary searches then.
+constexpr std::size_t kSearchRatio = 16;
+
+bool contains(const RangeSet& rs, std::string_view x) {
+  return std::binary_search(rs.begin(), rs.end(), x, num_less);
+}
+
+// Adds the values of b to a (both sorted by num_less, unique).
+void unite_into(RangeSet* a, const RangeSet& b) {
+  if (b.empty()) return;
+  if (a->empty() || num_less(a->back(), b.front())) {
+    a->insert(a->end(), b.begin(), b.end());
+    return;
+  }
+  if (b.size() * kSearchRatio <= a->size()) {
+    for (std::string_view x : b) {
+      auto at = std::lower_bound(a->begin(), a->end(), x, num_less);
+      if (at == a->end() || *at != x) a->insert(at, x);
+    }
+    return;
+  }
   RangeSet r;
-  r.reserve(a.size() + b.size());
-  std::set_union(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(r), num_less);
-  return r;
+  r.reserve(a->size() + b.size());
+  std::set_union(a->begin(), a->end(), b.begin(), b.end(), std::back_inserter(r), num_less);
+  a->swap(r);
 }
 
 bool disjoint(const RangeSet& a, const RangeSet& b) {
+  if (a.empty() || b.empty()) return true;
+  if (num_less(a.back(), b.front()) || num_less(b.back(), a.front())) return true;
+  const RangeSet& small = a.size() <= b.size() ? a : b;
+  const RangeSet& big = a.size() <= b.size() ? b : a;
+  if (small.size() * kSearchRatio <= big.size()) {
+    for (std::string_view x : small)
+      if (contains(big, x)) return false;
+    return true;
+  }
   std::size_t i = 0, j = 0;
   while (i < a.size() && j < b.size()) {
     if (num_less(a[i], b[j])) {
@@ -526,6 +562,14 @@ bool disjoint(const RangeSet& a, const RangeSet& b) {
 }
 
 bool includes(const RangeSet& big, const RangeSet& small) {
+  if (small.empty()) return true;
+  if (big.empty() || num_less(small.front(), big.front()) || num_less(big.back(), small.back()))
+    return false;
+  if (small.size() * kSearchRatio <= big.size()) {
+    for (std::string_view x : small)
+      if (!contains(big, x)) return false;
+    return true;
+  }
   return std::includes(big.begin(), big.end(), small.begin(), small.end(), num_less);
 }
 
@@ -597,7 +641,7 @@ bool fold_multivariate(std::vector<Vec>* list) {
           chg = true;
           if (nb_diff == 1) {
             if (how == 1) {
-              a[diff_dim] = set_union(a[diff_dim], b[diff_dim]);
+              unite_into(&a[diff_dim], b[diff_dim]);
             } else if (how == 2) {
               a[diff_dim] = b[diff_dim];
             }

@@ -27,9 +27,9 @@ def waits(flat, base, jitter, backoff, cap, horizon, rng):
     return out
 
 
-def exchange(t0, a, rng):
+def exchange(t0, flat, a, rng):
     first = None
-    for s in waits(a.flat_now, a.base, a.jitter, a.backoff, a.max, a.deadline, rng):
+    for s in waits(flat, a.base, a.jitter, a.backoff, a.max, a.deadline, rng):
         sent = t0 + s
         if sent > a.deadline or (first is not None and sent >= first):
             break
@@ -57,12 +57,11 @@ def main():
     a = p.parse_args()
     for flat in (int(x) for x in a.flat.split(",")):
         rng = random.Random(a.seed * 1000 + flat)
-        a.flat_now = flat
         missed = 0
         for _ in range(a.phases):
             t = 0.0
             for _ in range(a.exchanges):
-                t = exchange(t, a, rng)
+                t = exchange(t, flat, a, rng)
                 if t is None:
                     missed += 1
                     break

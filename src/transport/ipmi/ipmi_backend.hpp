@@ -24,12 +24,9 @@ struct Options {
   std::chrono::milliseconds retransmit_jitter{100};
   /// The first this many retransmissions of a packet keep the base interval (the wait after
   /// retransmission k is base * backoff^max(0, k - flat)): on a lossy path the next copy is
-  /// the best bet, and a quick back-off spends the time budget waiting. With 20% loss both
-  /// ways and 100-300 ms each way (integration.netem_ipmi's path), 0.4/0.6/0.9/1.35/2 s failed
-  /// ~2% of status operations within 10 s; bench/retransmit_model.py puts the share of
-  /// five-exchange phases (handshake and first read) that miss 10 s at 1.0e-4 for 6 and
-  /// 1.5e-5 for 10 (2 million phases each); a run of that test has 200 of them (50 BMCs,
-  /// four operations). Ten keeps the base interval for about the first 5 s.
+  /// the best bet, and a quick back-off spends the time budget waiting. Ten keeps the base
+  /// interval for about the first 5 s; why ten and not six: the README's "Retransmission" and
+  /// bench/retransmit_model.py.
   int retransmit_flat = 10;
   /// After those, each further retransmission waits this factor longer (slow back-off) ...
   double retransmit_backoff = 1.5;

@@ -10,6 +10,12 @@
 
 namespace fleetpower {
 
+namespace {
+// Slow start ends when even the fastest of the last eight clean completions spent more than
+// twice the run's fastest plus this on the wire: the BMCs (or what they share) are queueing.
+constexpr Millis kQueueingMargin{50};
+}  // namespace
+
 struct Scheduler::Slot {
   explicit Slot(asio::io_context& io) : timer(std::in_place, io) {}
   asio::cancellation_signal signal;
@@ -28,6 +34,9 @@ struct Scheduler::Slot {
   bool backend_done = false;
   std::shared_ptr<JobContext> ctx;
   Clock::time_point started;
+  /// Time spent between operations (set_waiting), so far and since when the current wait began.
+  Clock::duration waited{};
+  Clock::time_point waiting_since;
   asio::cancellation_type cancel_type = asio::cancellation_type::none;
   std::string cancel_reason;
 };
@@ -68,7 +77,9 @@ std::vector<Outcome> Scheduler::run(std::vector<Job> jobs) {
   last_decrease_ = {};
   congested_ = false;
   unclean_before_base_ = 0;
+  clean_seen_ = 0;
   base_latency_.reset();
+  base_active_.reset();
   window_min_ = window_max_ = window();
   overdue_at_ = {};
   if (io_.stopped()) io_.restart();
@@ -141,7 +152,7 @@ std::size_t Scheduler::window() const {
 // overloaded BMC or network answers late, then drops).  Loss without growing latency (a lossy
 // but uncongested network) and dead addresses (no answer at all) do not shrink the window:
 // waiting longer would not help them.
-void Scheduler::adapt(const Outcome& o, bool retransmitted) {
+void Scheduler::adapt(const Outcome& o, bool retransmitted, Millis active) {
   if (!opts_.adaptive) return;
   const bool answered = o.error != ErrorKind::NoResponse && o.error != ErrorKind::Interrupted &&
                         o.error != ErrorKind::NotAttempted && o.error != ErrorKind::Config &&
@@ -151,6 +162,12 @@ void Scheduler::adapt(const Outcome& o, bool retransmitted) {
   const auto now = Clock::now();
   if (clean) {
     if (!base_latency_ || o.elapsed < *base_latency_) base_latency_ = o.elapsed;
+    if (!base_active_ || active < *base_active_) base_active_ = active;
+    recent_clean_[clean_seen_++ % recent_clean_.size()] = active;
+    if (cwnd_ < ssthresh_ && clean_seen_ >= recent_clean_.size()) {
+      const Millis fastest = *std::min_element(recent_clean_.begin(), recent_clean_.end());
+      if (fastest > 2 * *base_active_ + kQueueingMargin) ssthresh_ = cwnd_;
+    }
     if (cwnd_ < ssthresh_) cwnd_ += 1;
     else cwnd_ += 1.0 / std::max(1.0, cwnd_);
     cwnd_ = std::min(cwnd_, static_cast<double>(opts_.fanout));
@@ -285,6 +302,7 @@ void Scheduler::start(std::size_t i) {
         --in_flight_;
       }
       sl->waiting = true;
+      sl->waiting_since = Clock::now();
       ++waiting_;
       arm_slot(i);
       asio::post(io_, [this] { pump(); });
@@ -306,6 +324,7 @@ void Scheduler::start(std::size_t i) {
 void Scheduler::resume_now(std::size_t i) {
   Slot* s = slots_[i].get();
   s->waiting = false;
+  s->waited += Clock::now() - s->waiting_since;
   --waiting_;
   ++in_flight_;  // may exceed the window (uncongested runs): it already holds its BMC
   s->stall_at = Clock::now() + stall_threshold(jobs_[i].timeout.value_or(opts_.timeout));
@@ -409,7 +428,11 @@ void Scheduler::finish(std::size_t i, Outcome o) {
       if (latencies_.size() < 64) latencies_.push_back(o.elapsed);
       else latencies_[latency_next_++ % 64] = o.elapsed;
     }
-    if (s->cancel_type != asio::cancellation_type::terminal) adapt(o, o.retransmits > 0);
+    if (s->cancel_type != asio::cancellation_type::terminal) {
+      // The time on the wire, without the waits between operations (a verification's pause).
+      auto waited = s->waited + (s->waiting ? Clock::now() - s->waiting_since : Clock::duration{});
+      adapt(o, o.retransmits > 0, std::chrono::duration_cast<Millis>(Clock::now() - s->started - waited));
+    }
   }
   results_[i] = std::move(o);
   ++completed_;

@@ -5,6 +5,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
+#include <array>
 #include <deque>
 #include <functional>
 #include <map>
@@ -23,6 +24,9 @@ struct SchedulerOptions {
   /// grows by one per operation that completed without retransmissions (doubling per round
   /// trip until the first loss, then +1 per window), and halves, at most once per median
   /// latency, when a BMC that did answer needed retransmissions or timed out mid-exchange.
+  /// The doubling also ends when answers queue: the fastest of the last eight clean
+  /// completions spent more than twice the run's fastest plus 50 ms on the wire (the pauses
+  /// between a verification's reads left out; like TCP's HyStart).
   /// Dead addresses (no answer at all) are not taken as congestion.
   std::size_t fanout = 256;
   bool adaptive = true;
@@ -168,7 +172,7 @@ class Scheduler {
   std::size_t latency_next_ = 0;
   Millis stall_threshold(Millis timeout);
   Millis median_latency() const;
-  void adapt(const Outcome& o, bool retransmitted);
+  void adapt(const Outcome& o, bool retransmitted, Millis active);
   Millis queue_wait_limit(std::size_t i) const;
   void arm_overdue();
   std::vector<Clock::time_point> ready_;
@@ -178,6 +182,9 @@ class Scheduler {
   Clock::time_point last_decrease_{};
   bool congested_ = false;  ///< live BMCs answered late and needed retransmissions (this run)
   std::size_t unclean_before_base_ = 0;  ///< answered completions with retransmissions before a clean one
+  std::optional<Millis> base_active_;     ///< the fastest clean completion, waits left out
+  std::array<Millis, 8> recent_clean_{};  ///< the last clean completions' time on the wire (ring)
+  std::size_t clean_seen_ = 0;            ///< clean completions this run
   std::size_t window_min_ = 0, window_max_ = 0;
   std::unique_ptr<asio::steady_timer> overdue_timer_;
   Clock::time_point overdue_at_{};

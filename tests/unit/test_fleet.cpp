@@ -151,6 +151,25 @@ TEST_CASE("once slow BMCs show congestion, verification reads wait for a window 
   CHECK(most <= 4);
 }
 
+TEST_CASE("the pause of a verification does not count as the BMCs queueing", "[fleet]") {
+  // The first 20 nodes are already on (a few milliseconds each); the others take 300 ms to
+  // come on, so each of their jobs spends about 300 ms between its reads but a few
+  // milliseconds on the wire.  Only the time on the wire says whether answers queue: the
+  // window keeps doubling to its maximum.  (Counted with the pauses, eight verified answers in
+  // a row at ~300 ms against the first ones at a few ms would stop the doubling near 90.)
+  TestRig r;
+  Fleet f(700, {{"test_transition", "300ms"}});
+  for (std::size_t i = 0; i < 20; ++i) f.targets[i].vars["test_state"] = "on";
+  r.s.set_runner(make_fleet_runner(fast()));
+  auto out = r.s.run(f.jobs(Action::On));
+  for (std::size_t i = 0; i < out.size(); ++i) {
+    INFO(outcome_text(out[i]));
+    CHECK(out[i].ok());
+    CHECK(out[i].result == (i < 20 ? "already on" : "on"));
+  }
+  CHECK(r.s.window_max() == 256);
+}
+
 TEST_CASE("on verifies the end state, already-on nodes are left alone", "[fleet]") {
   asio::io_context io;
   BackendRegistry reg;

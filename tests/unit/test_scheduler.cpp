@@ -4,6 +4,7 @@
 #include <catch2/catch.hpp>
 #include <fmt/format.h>
 
+#include <functional>
 #include <map>
 #include <set>
 
@@ -287,6 +288,68 @@ TEST_CASE("adaptive window: grows to the maximum on clean answers, fixed when no
     s.run(f.jobs());
     CHECK(s.window_min() == 100);
     CHECK(s.window_max() == 100);
+  }
+}
+
+namespace {
+/// Answers cleanly after a latency chosen per operation from the target's index and the number
+/// of operations in flight when it started.
+class LatencyBackend final : public Backend {
+ public:
+  using LatencyFn = std::function<Millis(std::size_t index, int active)>;
+  LatencyBackend(asio::any_io_executor ex, LatencyFn fn) : ex_(ex), fn_(std::move(fn)) {}
+  std::string_view name() const override { return "latency"; }
+  void start(OpContext ctx, CompletionFn done) override {
+    max_active = std::max(max_active, ++active);
+    const auto index = static_cast<std::size_t>(std::stoul(ctx.target.name.substr(1)));
+    auto t = std::make_shared<asio::steady_timer>(ex_, fn_(index, active));
+    t->async_wait([this, t, done = std::move(done)](boost::system::error_code) {
+      --active;
+      done(Outcome::success("on", PowerState::On));
+    });
+  }
+  asio::any_io_executor ex_;
+  LatencyFn fn_;
+  int active = 0, max_active = 0;
+};
+}  // namespace
+
+TEST_CASE("adaptive window: the doubling stops when answers queue, not when BMCs merely differ", "[scheduler]") {
+  asio::io_context io;
+  BackendRegistry reg;
+  SchedulerOptions so;
+  so.fanout = 256;
+  so.min_stall = 10s;  // nothing leaves the window by stalling
+  SECTION("shared capacity: latency grows with the operations in flight") {
+    // 1 ms per operation in flight when it starts: 1000 operations a second whatever the window
+    // (a chassis manager or a shared CPU serving them one after the other).  The first answer
+    // takes 1 ms; once eight in a row take more than 2 x 1 + 50 ms (the first wave's last ones,
+    // started with more than 52 in flight) the window stops doubling, near 64 + 60.  Without the
+    // rule the clean answers take it to 256, where every answer takes 256 ms and adds nothing.
+    auto be = std::make_unique<LatencyBackend>(io.get_executor(),
+                                               [](std::size_t, int active) { return Millis(active); });
+    auto* backend = be.get();
+    reg.add("latency", std::move(be));
+    auto f = named_fleet(1500, "latency");
+    Scheduler s(io, reg, so);
+    auto out = s.run(f.jobs());
+    for (auto& o : out) CHECK(o.ok());
+    CHECK(s.window_min() == 64);
+    CHECK(s.window_max() > 100);   // it grew while answers stayed fast enough ...
+    CHECK(s.window_max() <= 160);  // ... and stopped once they queued
+    CHECK(backend->max_active <= 160);
+  }
+  SECTION("a mixed fleet: fast and slow BMCs whose latency does not depend on the load") {
+    // Every other BMC takes 100 ms, the others 2 ms, however many are in flight: the fastest
+    // of any eight recent answers stays near the best, so the window grows to the maximum.
+    auto be = std::make_unique<LatencyBackend>(
+        io.get_executor(), [](std::size_t i, int) { return i % 2 ? Millis(100) : Millis(2); });
+    reg.add("latency", std::move(be));
+    auto f = named_fleet(1500, "latency");
+    Scheduler s(io, reg, so);
+    auto out = s.run(f.jobs());
+    for (auto& o : out) CHECK(o.ok());
+    CHECK(s.window_max() == 256);
   }
 }
 
